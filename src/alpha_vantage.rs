@@ -1,0 +1,84 @@
+//! The Alpha Vantage provider: task validation, the HTTP client, error
+//! classification and the generic normaliser.
+
+pub mod classify;
+pub mod client;
+pub mod normalize;
+pub mod task;
+
+use std::time::Instant;
+
+pub use client::AlphaVantageClient;
+pub use task::{AlphaVantageTask, Function};
+
+use crate::credentials::with_credential;
+use crate::deadline::Deadline;
+use crate::error::AppError;
+use crate::response::FetchResult;
+use crate::secrets::{SecretCache, SecretRef, SecretSource};
+use crate::telemetry::InvocationStats;
+
+/// JSON keys tried, in order, when the secret is a JSON object and the
+/// reference names no key.
+pub const DEFAULT_SECRET_KEYS: [&str; 3] = ["apikey", "api_key", "ALPHAVANTAGE_API_KEY"];
+
+/// The provider: its client and where its key lives.
+#[derive(Clone, Debug)]
+pub struct AlphaVantage {
+    client: AlphaVantageClient,
+    secret: Option<SecretRef>,
+}
+
+impl AlphaVantage {
+    /// A provider reading its key from `secret`.
+    pub fn new(client: AlphaVantageClient, secret: Option<SecretRef>) -> Self {
+        AlphaVantage { client, secret }
+    }
+
+    /// Validate `task`, then fetch and normalise it.
+    pub async fn fetch<S: SecretSource>(
+        &self,
+        task: &AlphaVantageTask,
+        secrets: &SecretCache<S>,
+        deadline: &Deadline,
+        stats: &InvocationStats,
+    ) -> Result<FetchResult, AppError> {
+        task.validate()?;
+        let reference = self.secret.as_ref().ok_or_else(|| {
+            AppError::config(
+                "ALPHA_VANTAGE_SECRET is not set: this deployment cannot run Alpha Vantage tasks",
+            )
+        })?;
+        let body = with_credential(
+            secrets,
+            reference,
+            &DEFAULT_SECRET_KEYS,
+            deadline,
+            stats,
+            async |key| {
+                let attempt = async || {
+                    let started = Instant::now();
+                    let result = self.client.query(task, key, deadline).await;
+                    stats.record_upstream(started.elapsed());
+                    result
+                };
+                match attempt().await {
+                    Err(e)
+                        if classify::is_burst_limit(&e)
+                            && deadline.remaining() > classify::BURST_WAIT * 2 =>
+                    {
+                        tracing::info!(
+                            "Alpha Vantage burst limit; retrying once after {:?}",
+                            classify::BURST_WAIT
+                        );
+                        tokio::time::sleep(classify::BURST_WAIT).await;
+                        attempt().await
+                    }
+                    other => other,
+                }
+            },
+        )
+        .await?;
+        normalize::normalize(task, body)
+    }
+}

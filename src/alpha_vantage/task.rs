@@ -1,0 +1,562 @@
+//! Alpha Vantage tasks: the supported functions, their parameters and the
+//! validation done before any call (so a typo never costs a request from a
+//! 25-a-day quota).
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Deserializer};
+
+use crate::error::AppError;
+
+/// A supported Alpha Vantage `function`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Function {
+    TimeSeriesIntraday,
+    TimeSeriesDaily,
+    TimeSeriesDailyAdjusted,
+    TimeSeriesWeekly,
+    TimeSeriesWeeklyAdjusted,
+    TimeSeriesMonthly,
+    TimeSeriesMonthlyAdjusted,
+    GlobalQuote,
+    FxIntraday,
+    FxDaily,
+    FxWeekly,
+    FxMonthly,
+    CurrencyExchangeRate,
+    DigitalCurrencyDaily,
+    DigitalCurrencyWeekly,
+    DigitalCurrencyMonthly,
+    CryptoIntraday,
+}
+
+/// A task parameter besides `function`, `start` and `end`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Param {
+    Symbol,
+    Interval,
+    Outputsize,
+    FromSymbol,
+    ToSymbol,
+    FromCurrency,
+    ToCurrency,
+    Market,
+    Adjusted,
+    ExtendedHours,
+    Month,
+    Entitlement,
+}
+
+impl Param {
+    /// The query-string (and task) name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Param::Symbol => "symbol",
+            Param::Interval => "interval",
+            Param::Outputsize => "outputsize",
+            Param::FromSymbol => "from_symbol",
+            Param::ToSymbol => "to_symbol",
+            Param::FromCurrency => "from_currency",
+            Param::ToCurrency => "to_currency",
+            Param::Market => "market",
+            Param::Adjusted => "adjusted",
+            Param::ExtendedHours => "extended_hours",
+            Param::Month => "month",
+            Param::Entitlement => "entitlement",
+        }
+    }
+
+    const ALL: [Param; 12] = [
+        Param::Symbol,
+        Param::Interval,
+        Param::Outputsize,
+        Param::FromSymbol,
+        Param::ToSymbol,
+        Param::FromCurrency,
+        Param::ToCurrency,
+        Param::Market,
+        Param::Adjusted,
+        Param::ExtendedHours,
+        Param::Month,
+        Param::Entitlement,
+    ];
+}
+
+use Param as P;
+
+impl Function {
+    /// Every supported function.
+    pub const ALL: [Function; 17] = [
+        Function::TimeSeriesIntraday,
+        Function::TimeSeriesDaily,
+        Function::TimeSeriesDailyAdjusted,
+        Function::TimeSeriesWeekly,
+        Function::TimeSeriesWeeklyAdjusted,
+        Function::TimeSeriesMonthly,
+        Function::TimeSeriesMonthlyAdjusted,
+        Function::GlobalQuote,
+        Function::FxIntraday,
+        Function::FxDaily,
+        Function::FxWeekly,
+        Function::FxMonthly,
+        Function::CurrencyExchangeRate,
+        Function::DigitalCurrencyDaily,
+        Function::DigitalCurrencyWeekly,
+        Function::DigitalCurrencyMonthly,
+        Function::CryptoIntraday,
+    ];
+
+    /// The name Alpha Vantage uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Function::TimeSeriesIntraday => "TIME_SERIES_INTRADAY",
+            Function::TimeSeriesDaily => "TIME_SERIES_DAILY",
+            Function::TimeSeriesDailyAdjusted => "TIME_SERIES_DAILY_ADJUSTED",
+            Function::TimeSeriesWeekly => "TIME_SERIES_WEEKLY",
+            Function::TimeSeriesWeeklyAdjusted => "TIME_SERIES_WEEKLY_ADJUSTED",
+            Function::TimeSeriesMonthly => "TIME_SERIES_MONTHLY",
+            Function::TimeSeriesMonthlyAdjusted => "TIME_SERIES_MONTHLY_ADJUSTED",
+            Function::GlobalQuote => "GLOBAL_QUOTE",
+            Function::FxIntraday => "FX_INTRADAY",
+            Function::FxDaily => "FX_DAILY",
+            Function::FxWeekly => "FX_WEEKLY",
+            Function::FxMonthly => "FX_MONTHLY",
+            Function::CurrencyExchangeRate => "CURRENCY_EXCHANGE_RATE",
+            Function::DigitalCurrencyDaily => "DIGITAL_CURRENCY_DAILY",
+            Function::DigitalCurrencyWeekly => "DIGITAL_CURRENCY_WEEKLY",
+            Function::DigitalCurrencyMonthly => "DIGITAL_CURRENCY_MONTHLY",
+            Function::CryptoIntraday => "CRYPTO_INTRADAY",
+        }
+    }
+
+    /// Required and optional parameters; anything else is rejected.
+    fn params(self) -> (&'static [Param], &'static [Param]) {
+        match self {
+            Function::TimeSeriesIntraday => (
+                &[P::Symbol, P::Interval],
+                &[
+                    P::Outputsize,
+                    P::Adjusted,
+                    P::ExtendedHours,
+                    P::Month,
+                    P::Entitlement,
+                ],
+            ),
+            Function::TimeSeriesDaily => (&[P::Symbol], &[P::Outputsize]),
+            Function::TimeSeriesDailyAdjusted => (&[P::Symbol], &[P::Outputsize, P::Entitlement]),
+            Function::TimeSeriesWeekly
+            | Function::TimeSeriesWeeklyAdjusted
+            | Function::TimeSeriesMonthly
+            | Function::TimeSeriesMonthlyAdjusted => (&[P::Symbol], &[]),
+            Function::GlobalQuote => (&[P::Symbol], &[P::Entitlement]),
+            Function::FxIntraday => (&[P::FromSymbol, P::ToSymbol, P::Interval], &[P::Outputsize]),
+            Function::FxDaily => (&[P::FromSymbol, P::ToSymbol], &[P::Outputsize]),
+            Function::FxWeekly | Function::FxMonthly => (&[P::FromSymbol, P::ToSymbol], &[]),
+            Function::CurrencyExchangeRate => (&[P::FromCurrency, P::ToCurrency], &[]),
+            Function::DigitalCurrencyDaily
+            | Function::DigitalCurrencyWeekly
+            | Function::DigitalCurrencyMonthly => (&[P::Symbol, P::Market], &[]),
+            Function::CryptoIntraday => (&[P::Symbol, P::Market, P::Interval], &[P::Outputsize]),
+        }
+    }
+
+    /// Whether the answer is a time series (so `start`/`end` apply).
+    pub fn is_series(self) -> bool {
+        !matches!(self, Function::GlobalQuote | Function::CurrencyExchangeRate)
+    }
+
+    /// Whether rows are keyed by timestamp rather than by date.
+    pub fn is_intraday(self) -> bool {
+        matches!(
+            self,
+            Function::TimeSeriesIntraday | Function::FxIntraday | Function::CryptoIntraday
+        )
+    }
+}
+
+impl fmt::Display for Function {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Function {
+    type Err = AppError;
+    /// Case-insensitive; `-` may stand for `_` (`time-series-daily`).
+    fn from_str(s: &str) -> Result<Self, AppError> {
+        let wanted = s.trim().to_ascii_uppercase().replace('-', "_");
+        Function::ALL
+            .into_iter()
+            .find(|f| f.as_str() == wanted)
+            .ok_or_else(|| {
+                AppError::bad_request(format!(
+                    "unsupported Alpha Vantage function '{}'; supported: {}",
+                    crate::error::preview(s),
+                    Function::ALL.map(Function::as_str).join(", ")
+                ))
+            })
+    }
+}
+
+impl<'de> Deserialize<'de> for Function {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse()
+            .map_err(|e: AppError| serde::de::Error::custom(e.message()))
+    }
+}
+
+/// An Alpha Vantage task, as it arrives (provider tag already removed).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AlphaVantageTask {
+    pub function: Function,
+    #[serde(default)]
+    pub symbol: Option<String>,
+    #[serde(default)]
+    pub interval: Option<String>,
+    #[serde(default)]
+    pub outputsize: Option<String>,
+    #[serde(default)]
+    pub from_symbol: Option<String>,
+    #[serde(default)]
+    pub to_symbol: Option<String>,
+    #[serde(default)]
+    pub from_currency: Option<String>,
+    #[serde(default)]
+    pub to_currency: Option<String>,
+    #[serde(default)]
+    pub market: Option<String>,
+    #[serde(default)]
+    pub adjusted: Option<bool>,
+    #[serde(default)]
+    pub extended_hours: Option<bool>,
+    #[serde(default)]
+    pub month: Option<String>,
+    #[serde(default)]
+    pub entitlement: Option<String>,
+    /// First date to keep (inclusive, `YYYY-MM-DD`).
+    #[serde(default)]
+    pub start: Option<String>,
+    /// Last date to keep (inclusive, `YYYY-MM-DD`).
+    #[serde(default)]
+    pub end: Option<String>,
+}
+
+const INTERVALS: [&str; 5] = ["1min", "5min", "15min", "30min", "60min"];
+
+impl AlphaVantageTask {
+    fn value(&self, p: Param) -> Option<String> {
+        let text = |v: &Option<String>| v.clone();
+        match p {
+            P::Symbol => text(&self.symbol),
+            P::Interval => text(&self.interval),
+            P::Outputsize => text(&self.outputsize),
+            P::FromSymbol => text(&self.from_symbol),
+            P::ToSymbol => text(&self.to_symbol),
+            P::FromCurrency => text(&self.from_currency),
+            P::ToCurrency => text(&self.to_currency),
+            P::Market => text(&self.market),
+            P::Adjusted => self.adjusted.map(|b| b.to_string()),
+            P::ExtendedHours => self.extended_hours.map(|b| b.to_string()),
+            P::Month => text(&self.month),
+            P::Entitlement => text(&self.entitlement),
+        }
+    }
+
+    /// Check every parameter; the error names the first problem.
+    pub fn validate(&self) -> Result<(), AppError> {
+        let f = self.function;
+        let (required, optional) = f.params();
+        for p in Param::ALL {
+            let given = self.value(p);
+            let applies = required.contains(&p) || optional.contains(&p);
+            match (&given, applies) {
+                (Some(_), false) => {
+                    return Err(AppError::bad_request(format!(
+                        "parameter '{}' does not apply to {f}",
+                        p.name()
+                    )));
+                }
+                (None, _) if required.contains(&p) => {
+                    return Err(AppError::bad_request(format!(
+                        "{f} needs parameter '{}'",
+                        p.name()
+                    )));
+                }
+                (Some(v), true) => check_format(p, v)?,
+                _ => {}
+            }
+        }
+        if !f.is_series() && (self.start.is_some() || self.end.is_some()) {
+            return Err(AppError::bad_request(format!(
+                "'start' and 'end' apply to time series, not to {f}"
+            )));
+        }
+        let start = self
+            .start
+            .as_deref()
+            .map(|s| parse_date("start", s))
+            .transpose()?;
+        let end = self
+            .end
+            .as_deref()
+            .map(|s| parse_date("end", s))
+            .transpose()?;
+        if let (Some(s), Some(e)) = (start, end)
+            && s > e
+        {
+            return Err(AppError::bad_request(format!(
+                "'start' ({s}) is after 'end' ({e})"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Query parameters for the request, `function` first, without the key.
+    pub fn query(&self) -> Vec<(&'static str, String)> {
+        let mut q = vec![("function", self.function.as_str().to_owned())];
+        for p in Param::ALL {
+            if let Some(v) = self.value(p) {
+                let v = match p {
+                    P::Symbol
+                    | P::FromSymbol
+                    | P::ToSymbol
+                    | P::FromCurrency
+                    | P::ToCurrency
+                    | P::Market => v.to_ascii_uppercase(),
+                    _ => v,
+                };
+                q.push((p.name(), v));
+            }
+        }
+        q.push(("datatype", "json".to_owned()));
+        q
+    }
+
+    /// What the task is about, for messages: `IBM`, `EUR/USD`, `BTC/EUR`.
+    pub fn subject(&self) -> String {
+        let pair = |a: &Option<String>, b: &Option<String>| {
+            format!(
+                "{}/{}",
+                a.as_deref().unwrap_or("?").to_ascii_uppercase(),
+                b.as_deref().unwrap_or("?").to_ascii_uppercase()
+            )
+        };
+        match (&self.symbol, &self.market) {
+            (Some(s), Some(_)) => pair(&Some(s.clone()), &self.market),
+            (Some(s), None) => s.to_ascii_uppercase(),
+            _ if self.from_symbol.is_some() => pair(&self.from_symbol, &self.to_symbol),
+            _ => pair(&self.from_currency, &self.to_currency),
+        }
+    }
+
+    /// The inclusive date window as `YYYY-MM-DD` strings (already validated).
+    pub fn window(&self) -> (Option<&str>, Option<&str>) {
+        (self.start.as_deref(), self.end.as_deref())
+    }
+}
+
+fn check_format(p: Param, v: &str) -> Result<(), AppError> {
+    let bad = |what: &str| {
+        Err(AppError::bad_request(format!(
+            "parameter '{}' {what}, not '{}'",
+            p.name(),
+            crate::error::preview(v)
+        )))
+    };
+    match p {
+        P::Symbol => {
+            let ok = (1..=32).contains(&v.len())
+                && v.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == '^')
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-_^=".contains(c));
+            if !ok {
+                return bad(
+                    "must be a ticker such as IBM, TSCO.LON or BRK-B (letters, digits, . - _ ^ =)",
+                );
+            }
+        }
+        P::FromSymbol | P::ToSymbol | P::FromCurrency | P::ToCurrency | P::Market => {
+            if !((2..=10).contains(&v.len()) && v.chars().all(|c| c.is_ascii_alphanumeric())) {
+                return bad("must be a currency code such as USD, EUR or BTC");
+            }
+        }
+        P::Interval => {
+            if !INTERVALS.contains(&v) {
+                return bad("must be one of 1min, 5min, 15min, 30min, 60min");
+            }
+        }
+        P::Outputsize => {
+            if v != "compact" && v != "full" {
+                return bad("must be 'compact' or 'full'");
+            }
+        }
+        P::Entitlement => {
+            if v != "realtime" && v != "delayed" {
+                return bad("must be 'realtime' or 'delayed'");
+            }
+        }
+        P::Month => {
+            let parsed = NaiveDate::parse_from_str(&format!("{v}-01"), "%Y-%m-%d");
+            if v.len() != 7 || parsed.is_err() || v < "2000-01" {
+                return bad("must be a month YYYY-MM from 2000-01 on");
+            }
+        }
+        P::Adjusted | P::ExtendedHours => {}
+    }
+    Ok(())
+}
+
+fn parse_date(name: &str, v: &str) -> Result<NaiveDate, AppError> {
+    if v.len() == 10
+        && let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d")
+    {
+        return Ok(d);
+    }
+    Err(AppError::bad_request(format!(
+        "'{name}' must be a date YYYY-MM-DD, not '{}'",
+        crate::error::preview(v)
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn task(v: serde_json::Value) -> Result<AlphaVantageTask, String> {
+        serde_json::from_value::<AlphaVantageTask>(v).map_err(|e| e.to_string())
+    }
+
+    fn invalid(v: serde_json::Value) -> String {
+        task(v)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .message()
+            .to_owned()
+    }
+
+    #[test]
+    fn function_names_parse_leniently() {
+        assert_eq!(
+            "time-series-daily".parse::<Function>().unwrap(),
+            Function::TimeSeriesDaily
+        );
+        assert_eq!(
+            "Global_Quote".parse::<Function>().unwrap(),
+            Function::GlobalQuote
+        );
+        let err = "TIME_SERIES_HOURLY".parse::<Function>().unwrap_err();
+        assert!(
+            err.message().contains("TIME_SERIES_DAILY"),
+            "lists the supported ones"
+        );
+        for f in Function::ALL {
+            assert_eq!(f.as_str().parse::<Function>().unwrap(), f);
+        }
+    }
+
+    #[test]
+    fn valid_tasks_for_every_family() {
+        for v in [
+            json!({"function": "TIME_SERIES_DAILY", "symbol": "IBM", "outputsize": "compact", "start": "2024-01-01", "end": "2024-06-30"}),
+            json!({"function": "TIME_SERIES_INTRADAY", "symbol": "IBM", "interval": "5min", "adjusted": false, "extended_hours": true, "month": "2024-01"}),
+            json!({"function": "TIME_SERIES_WEEKLY_ADJUSTED", "symbol": "TSCO.LON"}),
+            json!({"function": "GLOBAL_QUOTE", "symbol": "600104.SHH"}),
+            json!({"function": "FX_DAILY", "from_symbol": "EUR", "to_symbol": "USD"}),
+            json!({"function": "FX_INTRADAY", "from_symbol": "EUR", "to_symbol": "USD", "interval": "60min"}),
+            json!({"function": "CURRENCY_EXCHANGE_RATE", "from_currency": "BTC", "to_currency": "EUR"}),
+            json!({"function": "DIGITAL_CURRENCY_WEEKLY", "symbol": "BTC", "market": "EUR"}),
+            json!({"function": "CRYPTO_INTRADAY", "symbol": "ETH", "market": "USD", "interval": "1min"}),
+        ] {
+            let t = task(v.clone()).unwrap();
+            t.validate()
+                .unwrap_or_else(|e| panic!("{v}: {}", e.message()));
+        }
+    }
+
+    #[test]
+    fn rejects_with_a_message_naming_the_problem() {
+        assert!(invalid(json!({"function": "TIME_SERIES_DAILY"})).contains("'symbol'"));
+        assert!(
+            invalid(json!({"function": "TIME_SERIES_INTRADAY", "symbol": "IBM"}))
+                .contains("'interval'")
+        );
+        assert!(
+            invalid(json!({"function": "TIME_SERIES_DAILY", "symbol": "IBM", "interval": "5min"}))
+                .contains("does not apply")
+        );
+        assert!(
+            invalid(
+                json!({"function": "TIME_SERIES_INTRADAY", "symbol": "IBM", "interval": "2min"})
+            )
+            .contains("1min")
+        );
+        assert!(
+            invalid(json!({"function": "TIME_SERIES_DAILY", "symbol": "IBM; DROP"}))
+                .contains("ticker")
+        );
+        assert!(
+            invalid(
+                json!({"function": "TIME_SERIES_DAILY", "symbol": "IBM", "start": "2024-02-30"})
+            )
+            .contains("'start'")
+        );
+        assert!(invalid(json!({"function": "TIME_SERIES_DAILY", "symbol": "IBM", "start": "2024-03-01", "end": "2024-02-01"})).contains("after"));
+        assert!(
+            invalid(json!({"function": "GLOBAL_QUOTE", "symbol": "IBM", "start": "2024-03-01"}))
+                .contains("time series")
+        );
+        assert!(
+            invalid(json!({"function": "FX_DAILY", "from_symbol": "EURO$", "to_symbol": "USD"}))
+                .contains("currency")
+        );
+        assert!(
+            invalid(
+                json!({"function": "TIME_SERIES_DAILY", "symbol": "IBM", "outputsize": "huge"})
+            )
+            .contains("compact")
+        );
+        assert!(invalid(json!({"function": "TIME_SERIES_INTRADAY", "symbol": "IBM", "interval": "5min", "month": "1999-12"})).contains("month"));
+    }
+
+    #[test]
+    fn unknown_fields_and_types_are_rejected_by_serde() {
+        assert!(
+            task(json!({"function": "TIME_SERIES_DAILY", "symbol": "IBM", "apikey": "x"}))
+                .unwrap_err()
+                .contains("apikey")
+        );
+        assert!(task(json!({"function": "TIME_SERIES_DAILY", "symbol": 5})).is_err());
+        assert!(
+            task(json!({"symbol": "IBM"}))
+                .unwrap_err()
+                .contains("function")
+        );
+    }
+
+    #[test]
+    fn query_is_ordered_and_upper_cased() {
+        let t = task(json!({"function": "time_series_intraday", "symbol": "ibm", "interval": "5min", "extended_hours": false})).unwrap();
+        assert_eq!(
+            t.query(),
+            vec![
+                ("function", "TIME_SERIES_INTRADAY".to_owned()),
+                ("symbol", "IBM".to_owned()),
+                ("interval", "5min".to_owned()),
+                ("extended_hours", "false".to_owned()),
+                ("datatype", "json".to_owned()),
+            ]
+        );
+        assert_eq!(t.subject(), "IBM");
+        let fx = task(json!({"function": "FX_WEEKLY", "from_symbol": "eur", "to_symbol": "usd"}))
+            .unwrap();
+        assert_eq!(fx.subject(), "EUR/USD");
+    }
+}

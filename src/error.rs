@@ -1,0 +1,296 @@
+//! The one error type of the function: a stable, machine-readable
+//! [`ErrorKind`] plus a human message.
+//!
+//! Messages are written where the error is made and never contain a secret
+//! value: they may name a secret *reference* (an identifier), quote at most
+//! [`PREVIEW_BYTES`] of an upstream body after redaction, and nothing else
+//! from the outside world. `kind()` maps to the HTTP status for API Gateway
+//! and Function URL callers and to the Lambda `errorType` for direct,
+//! EventBridge and Scheduler invocations.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Upstream text quoted in an error message is cut to this many bytes.
+pub const PREVIEW_BYTES: usize = 256;
+
+/// What went wrong, partitioned by what a caller would do about it.
+///
+/// The snake_case codes from [`ErrorKind::as_str`] are a stable API: they are
+/// the Lambda `errorType`, the `error.kind` of HTTP error bodies and the
+/// `errorKind` of metrics.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The task or request is invalid (bad JSON, missing or malformed parameter).
+    BadRequest,
+    /// The event is not one of the supported trigger shapes, or is ambiguous.
+    UnrecognizedEvent,
+    /// No HTTP route matches the path.
+    NotFound,
+    /// The route exists but not for this HTTP method.
+    MethodNotAllowed,
+    /// The data service does not know the symbol (or returned no data for it).
+    UnknownSymbol,
+    /// The request needs a premium plan of the data service.
+    PremiumRequired,
+    /// The result does not fit in one response.
+    TooLarge,
+    /// The data service throttled us or a quota is used up.
+    UpstreamThrottled,
+    /// The data service rejected the credential, even after a refresh.
+    UpstreamAuthFailed,
+    /// The data service answered with an error we cannot attribute to the caller.
+    UpstreamFailed,
+    /// The Lambda deadline (or the API Gateway timeout) would pass first.
+    DeadlineExceeded,
+    /// Secrets Manager has no such secret, version or stage.
+    SecretNotFound,
+    /// The function's role may not read the secret (or its KMS key).
+    SecretAccessDenied,
+    /// KMS could not decrypt the secret.
+    SecretDecryptionFailed,
+    /// The secret is scheduled for deletion.
+    SecretDeleted,
+    /// Secrets Manager throttled the function.
+    SecretThrottled,
+    /// The secret exists but does not hold what the reference asks for.
+    SecretMalformed,
+    /// Secrets Manager could not be reached or failed.
+    SecretUnavailable,
+    /// The deployment's configuration is invalid.
+    ConfigurationError,
+    /// A bug: should never happen.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The stable snake_case code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::BadRequest => "bad_request",
+            ErrorKind::UnrecognizedEvent => "unrecognized_event",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::MethodNotAllowed => "method_not_allowed",
+            ErrorKind::UnknownSymbol => "unknown_symbol",
+            ErrorKind::PremiumRequired => "premium_required",
+            ErrorKind::TooLarge => "too_large",
+            ErrorKind::UpstreamThrottled => "upstream_throttled",
+            ErrorKind::UpstreamAuthFailed => "upstream_auth_failed",
+            ErrorKind::UpstreamFailed => "upstream_failed",
+            ErrorKind::DeadlineExceeded => "deadline_exceeded",
+            ErrorKind::SecretNotFound => "secret_not_found",
+            ErrorKind::SecretAccessDenied => "secret_access_denied",
+            ErrorKind::SecretDecryptionFailed => "secret_decryption_failed",
+            ErrorKind::SecretDeleted => "secret_deleted",
+            ErrorKind::SecretThrottled => "secret_throttled",
+            ErrorKind::SecretMalformed => "secret_malformed",
+            ErrorKind::SecretUnavailable => "secret_unavailable",
+            ErrorKind::ConfigurationError => "configuration_error",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
+    /// The HTTP status an API Gateway or Function URL caller receives.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorKind::BadRequest | ErrorKind::UnrecognizedEvent | ErrorKind::UnknownSymbol => 400,
+            ErrorKind::PremiumRequired => 403,
+            ErrorKind::NotFound => 404,
+            ErrorKind::MethodNotAllowed => 405,
+            ErrorKind::TooLarge => 413,
+            ErrorKind::UpstreamThrottled | ErrorKind::SecretThrottled => 429,
+            ErrorKind::UpstreamAuthFailed
+            | ErrorKind::UpstreamFailed
+            | ErrorKind::SecretNotFound
+            | ErrorKind::SecretAccessDenied
+            | ErrorKind::SecretDecryptionFailed
+            | ErrorKind::SecretDeleted
+            | ErrorKind::SecretMalformed
+            | ErrorKind::SecretUnavailable => 502,
+            ErrorKind::DeadlineExceeded => 504,
+            ErrorKind::ConfigurationError | ErrorKind::Internal => 500,
+        }
+    }
+
+    /// Every kind, for documentation and exhaustive tests.
+    pub const ALL: [ErrorKind; 20] = [
+        ErrorKind::BadRequest,
+        ErrorKind::UnrecognizedEvent,
+        ErrorKind::NotFound,
+        ErrorKind::MethodNotAllowed,
+        ErrorKind::UnknownSymbol,
+        ErrorKind::PremiumRequired,
+        ErrorKind::TooLarge,
+        ErrorKind::UpstreamThrottled,
+        ErrorKind::UpstreamAuthFailed,
+        ErrorKind::UpstreamFailed,
+        ErrorKind::DeadlineExceeded,
+        ErrorKind::SecretNotFound,
+        ErrorKind::SecretAccessDenied,
+        ErrorKind::SecretDecryptionFailed,
+        ErrorKind::SecretDeleted,
+        ErrorKind::SecretThrottled,
+        ErrorKind::SecretMalformed,
+        ErrorKind::SecretUnavailable,
+        ErrorKind::ConfigurationError,
+        ErrorKind::Internal,
+    ];
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error with a kind and a message that is safe to show to the caller.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct AppError {
+    kind: ErrorKind,
+    message: String,
+    retry_after: Option<Duration>,
+    /// The upstream credential was rejected: the caller may refresh the
+    /// secret and retry once. Never visible outside the crate.
+    credential_rejected: bool,
+}
+
+impl AppError {
+    /// An error of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        AppError {
+            kind,
+            message: message.into(),
+            retry_after: None,
+            credential_rejected: false,
+        }
+    }
+
+    /// A [`ErrorKind::BadRequest`].
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::BadRequest, message)
+    }
+
+    /// An [`ErrorKind::Internal`].
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
+    }
+
+    /// A [`ErrorKind::ConfigurationError`].
+    pub fn config(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::ConfigurationError, message)
+    }
+
+    /// A [`ErrorKind::DeadlineExceeded`] for the step `what`.
+    pub fn deadline(what: &str) -> Self {
+        Self::new(
+            ErrorKind::DeadlineExceeded,
+            format!("{what} did not finish before the invocation deadline"),
+        )
+    }
+
+    /// An upstream rejection of the credential: [`ErrorKind::UpstreamAuthFailed`]
+    /// marked so that the secret is refreshed and the call retried once.
+    pub fn credential_rejected(message: impl Into<String>) -> Self {
+        AppError {
+            credential_rejected: true,
+            ..Self::new(ErrorKind::UpstreamAuthFailed, message)
+        }
+    }
+
+    /// Suggest when the caller may retry (sent as `Retry-After` over HTTP).
+    pub fn with_retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The message, safe to show.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// When the caller may retry, if known.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// Whether the upstream rejected the credential (refresh and retry once).
+    pub fn is_credential_rejected(&self) -> bool {
+        self.credential_rejected
+    }
+}
+
+impl From<AppError> for lambda_runtime::Diagnostic {
+    fn from(err: AppError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: err.kind.as_str().to_owned(),
+            error_message: err.message,
+        }
+    }
+}
+
+/// Cut `text` to at most [`PREVIEW_BYTES`] on a character boundary, with an
+/// ellipsis when something was cut. Redact before calling this.
+pub fn preview(text: &str) -> String {
+    let text = text.trim();
+    if text.len() <= PREVIEW_BYTES {
+        return text.to_owned();
+    }
+    let mut end = PREVIEW_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_statuses_are_http_errors() {
+        let mut seen = HashSet::new();
+        for kind in ErrorKind::ALL {
+            let code = kind.as_str();
+            assert!(seen.insert(code), "duplicate code {code}");
+            assert!(
+                code.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{code}"
+            );
+            assert!((400..600).contains(&kind.http_status()), "{code}");
+        }
+    }
+
+    #[test]
+    fn statuses_follow_the_spec() {
+        assert_eq!(ErrorKind::BadRequest.http_status(), 400);
+        assert_eq!(ErrorKind::NotFound.http_status(), 404);
+        assert_eq!(ErrorKind::TooLarge.http_status(), 413);
+        assert_eq!(ErrorKind::UpstreamThrottled.http_status(), 429);
+        assert_eq!(ErrorKind::UpstreamFailed.http_status(), 502);
+        assert_eq!(ErrorKind::DeadlineExceeded.http_status(), 504);
+    }
+
+    #[test]
+    fn diagnostic_uses_the_kind_as_error_type() {
+        let diag: lambda_runtime::Diagnostic = AppError::bad_request("symbol is required").into();
+        assert_eq!(diag.error_type, "bad_request");
+        assert_eq!(diag.error_message, "symbol is required");
+    }
+
+    #[test]
+    fn preview_cuts_on_a_char_boundary() {
+        let long = "é".repeat(300);
+        let cut = preview(&long);
+        assert!(cut.len() <= PREVIEW_BYTES + "…".len());
+        assert!(cut.ends_with('…'));
+        assert_eq!(preview("  short  "), "short");
+    }
+}

@@ -1,0 +1,249 @@
+//! Logs and metrics.
+//!
+//! Logs are JSON lines through `tracing-subscriber`: a timestamp, `level`
+//! (which Lambda's log filtering reads), the message and fields flattened,
+//! and the invocation span (`requestId`, `xrayTraceId`, `trigger`,
+//! `provider`). The level comes from `AWS_LAMBDA_LOG_LEVEL` (set by the
+//! function's logging config), else `RUST_LOG`, else INFO. Wire-level crates
+//! are capped at INFO whatever the level, because at DEBUG/TRACE they can
+//! print request URLs, headers or bodies — and the Alpha Vantage key travels
+//! in the query string. Event bodies and headers are never logged.
+//!
+//! Metrics are one CloudWatch Embedded Metric Format line per invocation,
+//! written straight to stdout.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use tracing_subscriber::EnvFilter;
+
+use crate::secrets::CacheStatus;
+
+/// Crates whose DEBUG/TRACE output can carry URLs, headers or bodies.
+const WIRE_CRATES: [&str; 11] = [
+    "hyper",
+    "hyper_util",
+    "h2",
+    "reqwest",
+    "rustls",
+    "aws_smithy_runtime",
+    "aws_smithy_http_client",
+    "aws_smithy_http",
+    "aws_sigv4",
+    "aws_config",
+    "lambda_runtime_api_client",
+];
+
+/// The filter directives for a level setting (`AWS_LAMBDA_LOG_LEVEL` or
+/// `RUST_LOG` syntax).
+pub fn filter_directives(setting: Option<&str>) -> String {
+    let setting = setting
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("info");
+    let base = match setting.to_ascii_lowercase().as_str() {
+        "fatal" | "critical" => "error".to_owned(),
+        "warning" => "warn".to_owned(),
+        other => other.to_owned(),
+    };
+    let mut directives = base;
+    for krate in WIRE_CRATES {
+        directives.push_str(&format!(",{krate}=info"));
+    }
+    // The runtime logs raw events at TRACE.
+    directives.push_str(",lambda_runtime=debug");
+    directives
+}
+
+/// Install the JSON subscriber on stdout. Call once, first thing in `main`.
+pub fn init() {
+    let setting = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .ok()
+        .or_else(|| std::env::var("RUST_LOG").ok());
+    let filter = EnvFilter::try_new(filter_directives(setting.as_deref()))
+        .unwrap_or_else(|_| EnvFilter::new(filter_directives(None)));
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(true)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout)
+        .init();
+}
+
+/// Counters for one invocation.
+#[derive(Debug, Default)]
+pub struct InvocationStats {
+    secret_hits: AtomicU32,
+    secret_fetches: AtomicU32,
+    upstream_calls: AtomicU32,
+    upstream_micros: AtomicU64,
+}
+
+impl InvocationStats {
+    /// Count a secret lookup.
+    pub fn record_secret(&self, status: CacheStatus) {
+        match status {
+            CacheStatus::Hit => self.secret_hits.fetch_add(1, Ordering::Relaxed),
+            CacheStatus::Miss | CacheStatus::Refreshed => {
+                self.secret_fetches.fetch_add(1, Ordering::Relaxed)
+            }
+        };
+    }
+
+    /// Count an upstream call and its latency.
+    pub fn record_upstream(&self, took: Duration) {
+        self.upstream_calls.fetch_add(1, Ordering::Relaxed);
+        self.upstream_micros.fetch_add(
+            took.as_micros().min(u64::MAX as u128) as u64,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Secret lookups served from the cache.
+    pub fn secret_hits(&self) -> u32 {
+        self.secret_hits.load(Ordering::Relaxed)
+    }
+
+    /// Secret lookups that called Secrets Manager.
+    pub fn secret_fetches(&self) -> u32 {
+        self.secret_fetches.load(Ordering::Relaxed)
+    }
+
+    /// Upstream calls made.
+    pub fn upstream_calls(&self) -> u32 {
+        self.upstream_calls.load(Ordering::Relaxed)
+    }
+
+    /// Total upstream latency.
+    pub fn upstream_latency(&self) -> Duration {
+        Duration::from_micros(self.upstream_micros.load(Ordering::Relaxed))
+    }
+}
+
+/// What one invocation reports as metrics.
+#[derive(Debug)]
+pub struct InvocationReport<'a> {
+    pub namespace: &'a str,
+    pub service: &'a str,
+    pub provider: &'a str,
+    pub trigger: &'a str,
+    pub request_id: &'a str,
+    pub cold_start: bool,
+    pub rows: usize,
+    pub duration: Duration,
+    pub error_kind: Option<&'a str>,
+    pub stats: &'a InvocationStats,
+}
+
+fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
+}
+
+/// The EMF document for `report`, stamped `timestamp_ms`.
+pub fn emf_document(report: &InvocationReport<'_>, timestamp_ms: u64) -> Value {
+    let s = report.stats;
+    json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": report.namespace,
+                "Dimensions": [["service", "provider"]],
+                "Metrics": [
+                    {"Name": "Rows", "Unit": "Count"},
+                    {"Name": "UpstreamLatency", "Unit": "Milliseconds"},
+                    {"Name": "UpstreamCalls", "Unit": "Count"},
+                    {"Name": "SecretCacheHit", "Unit": "Count"},
+                    {"Name": "SecretCacheMiss", "Unit": "Count"},
+                    {"Name": "Errors", "Unit": "Count"},
+                    {"Name": "Duration", "Unit": "Milliseconds"},
+                    {"Name": "ColdStart", "Unit": "Count"}
+                ]
+            }]
+        },
+        "service": report.service,
+        "provider": report.provider,
+        "trigger": report.trigger,
+        "requestId": report.request_id,
+        "errorKind": report.error_kind,
+        "Rows": report.rows,
+        "UpstreamLatency": millis(s.upstream_latency()),
+        "UpstreamCalls": s.upstream_calls(),
+        "SecretCacheHit": s.secret_hits(),
+        "SecretCacheMiss": s.secret_fetches(),
+        "Errors": u32::from(report.error_kind.is_some()),
+        "Duration": millis(report.duration),
+        "ColdStart": u32::from(report.cold_start),
+    })
+}
+
+/// Write the EMF line for `report` to stdout.
+pub fn emit(report: &InvocationReport<'_>) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let line = emf_document(report, now).to_string();
+    let mut out = std::io::stdout().lock();
+    // Metrics are best effort: a closed stdout must not fail the invocation.
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directives_cap_wire_crates_and_map_lambda_levels() {
+        let d = filter_directives(Some("TRACE"));
+        assert!(d.starts_with("trace,"));
+        assert!(d.contains("reqwest=info") && d.contains("aws_smithy_runtime=info"));
+        assert!(d.contains("lambda_runtime=debug"));
+        assert!(filter_directives(Some("FATAL")).starts_with("error,"));
+        assert!(filter_directives(None).starts_with("info,"));
+        for setting in ["TRACE", "debug", "WARN", "secret_fetch=debug,info"] {
+            EnvFilter::try_new(filter_directives(Some(setting))).unwrap();
+        }
+    }
+
+    #[test]
+    fn emf_document_references_every_metric() {
+        let stats = InvocationStats::default();
+        stats.record_secret(CacheStatus::Hit);
+        stats.record_secret(CacheStatus::Miss);
+        stats.record_upstream(Duration::from_millis(12));
+        let report = InvocationReport {
+            namespace: "SecretFetch",
+            service: "fn",
+            provider: "alpha_vantage",
+            trigger: "direct",
+            request_id: "r-1",
+            cold_start: true,
+            rows: 100,
+            duration: Duration::from_millis(40),
+            error_kind: None,
+            stats: &stats,
+        };
+        let doc = emf_document(&report, 1_795_420_750_871);
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        for m in directive["Metrics"].as_array().unwrap() {
+            let name = m["Name"].as_str().unwrap();
+            assert!(doc[name].is_number(), "metric {name} has no value");
+        }
+        for d in directive["Dimensions"][0].as_array().unwrap() {
+            assert!(doc[d.as_str().unwrap()].is_string());
+        }
+        assert_eq!(doc["Rows"], 100);
+        assert_eq!(doc["SecretCacheHit"], 1);
+        assert_eq!(doc["SecretCacheMiss"], 1);
+        assert_eq!(doc["UpstreamLatency"], 12.0);
+        assert_eq!(doc["ColdStart"], 1);
+        assert_eq!(doc["Errors"], 0);
+    }
+}

@@ -1,0 +1,382 @@
+//! Which trigger called the function, and what it asked for.
+//!
+//! Checked in this order (see `reference/lambda-platform.md` §1.7):
+//! API Gateway REST (payload 1.0), HTTP API / Function URL (payload 2.0),
+//! EventBridge and Scheduler envelopes, then a bare task (console, CLI, SDK,
+//! a rule or schedule with constant `Input`). A task is recognised by its
+//! `provider` field; a document that looks like two of these at once is
+//! rejected as ambiguous rather than guessed.
+
+use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
+use serde_json::Value;
+
+use crate::error::{AppError, ErrorKind, preview};
+use crate::response::HttpStyle;
+
+/// The kind of caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TriggerKind {
+    /// Console test event, CLI/SDK invoke, or a rule/schedule with constant Input.
+    Direct,
+    /// An EventBridge rule delivering the event envelope.
+    EventBridge,
+    /// EventBridge Scheduler's default envelope (no Input).
+    Scheduler,
+    /// API Gateway REST API, Lambda proxy (payload 1.0).
+    ApiGatewayRest,
+    /// API Gateway HTTP API (payload 2.0).
+    ApiGatewayHttp,
+    /// Lambda Function URL.
+    FunctionUrl,
+    /// Not recognised.
+    Unknown,
+}
+
+impl TriggerKind {
+    /// Name used in logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerKind::Direct => "direct",
+            TriggerKind::EventBridge => "eventbridge",
+            TriggerKind::Scheduler => "scheduler",
+            TriggerKind::ApiGatewayRest => "apigw_rest",
+            TriggerKind::ApiGatewayHttp => "apigw_http",
+            TriggerKind::FunctionUrl => "function_url",
+            TriggerKind::Unknown => "unknown",
+        }
+    }
+
+    /// Whether the caller is an HTTP client (and gets a proxy response).
+    pub fn is_http(self) -> bool {
+        matches!(
+            self,
+            TriggerKind::ApiGatewayRest | TriggerKind::ApiGatewayHttp | TriggerKind::FunctionUrl
+        )
+    }
+}
+
+/// An HTTP request, reduced to what routing needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpRequest {
+    /// Upper-case method.
+    pub method: String,
+    /// Path as received (may carry a stage or base-path prefix).
+    pub path: String,
+    /// Query parameters (first value of each).
+    pub query: Vec<(String, String)>,
+    /// Body text as sent (still base64 when `base64` is set).
+    pub body: Option<String>,
+    /// Whether `body` is base64.
+    pub base64: bool,
+}
+
+/// What an invocation asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Invocation {
+    /// A task document from a direct or scheduled call.
+    Task {
+        /// Who called.
+        trigger: TriggerKind,
+        /// The task document (not yet validated).
+        task: Value,
+    },
+    /// An HTTP request to route.
+    Http {
+        /// Who called.
+        trigger: TriggerKind,
+        /// Response shape.
+        style: HttpStyle,
+        /// The request.
+        request: HttpRequest,
+    },
+}
+
+fn unrecognized(message: impl Into<String>) -> AppError {
+    AppError::new(ErrorKind::UnrecognizedEvent, message)
+}
+
+/// Classify `event`. `default_task` serves schedules that carry no task.
+pub fn classify(event: Value, default_task: Option<&Value>) -> Result<Invocation, AppError> {
+    let Value::Object(obj) = &event else {
+        return Err(unrecognized(format!(
+            "the event must be a JSON object (a task or a trigger's envelope), not {}",
+            type_name(&event)
+        )));
+    };
+    let context = obj.get("requestContext").and_then(Value::as_object);
+    let is_alb = context.is_some_and(|c| c.contains_key("elb"));
+    let is_rest = obj.contains_key("httpMethod") && context.is_some() && !is_alb;
+    let is_v2 = obj.get("version").and_then(Value::as_str) == Some("2.0")
+        && context
+            .and_then(|c| c.get("http"))
+            .and_then(|h| h.get("method"))
+            .is_some();
+    let is_envelope = obj.contains_key("source") && obj.contains_key("detail-type");
+    let is_task = obj.contains_key("provider");
+    let shapes: Vec<&str> = [
+        (is_rest, "an API Gateway REST request"),
+        (is_v2, "an HTTP API / Function URL request"),
+        (is_envelope, "an EventBridge event"),
+        (is_task, "a task (it has 'provider')"),
+    ]
+    .iter()
+    .filter(|(yes, _)| *yes)
+    .map(|(_, name)| *name)
+    .collect();
+    if shapes.len() > 1 {
+        return Err(unrecognized(format!(
+            "ambiguous event: it looks like {}; send a task without trigger fields, or a trigger's own envelope",
+            shapes.join(" and ")
+        )));
+    }
+    if is_alb {
+        return Err(unrecognized(
+            "Application Load Balancer events are not supported",
+        ));
+    }
+    if is_rest {
+        let req: ApiGatewayProxyRequest = serde_json::from_value(event).map_err(|e| {
+            unrecognized(format!(
+                "malformed API Gateway REST event: {}",
+                preview(&e.to_string())
+            ))
+        })?;
+        let query = req
+            .query_string_parameters
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        return Ok(Invocation::Http {
+            trigger: TriggerKind::ApiGatewayRest,
+            style: HttpStyle::Rest,
+            request: HttpRequest {
+                method: req.http_method.as_str().to_ascii_uppercase(),
+                path: req.path.unwrap_or_default(),
+                query,
+                body: req.body,
+                base64: req.is_base64_encoded,
+            },
+        });
+    }
+    if is_v2 {
+        let req: ApiGatewayV2httpRequest = serde_json::from_value(event).map_err(|e| {
+            unrecognized(format!(
+                "malformed HTTP API event: {}",
+                preview(&e.to_string())
+            ))
+        })?;
+        let is_url = req
+            .request_context
+            .domain_name
+            .as_deref()
+            .is_some_and(|d| d.contains(".lambda-url."));
+        let stage = req.request_context.stage.as_deref().unwrap_or("$default");
+        let raw_path = req
+            .raw_path
+            .or(req.request_context.http.path.clone())
+            .unwrap_or_default();
+        // HTTP APIs prefix named stages to rawPath.
+        let path = match raw_path.strip_prefix(&format!("/{stage}")) {
+            Some(rest) if stage != "$default" && (rest.is_empty() || rest.starts_with('/')) => {
+                rest.to_owned()
+            }
+            _ => raw_path,
+        };
+        let query = req
+            .query_string_parameters
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        return Ok(Invocation::Http {
+            trigger: if is_url {
+                TriggerKind::FunctionUrl
+            } else {
+                TriggerKind::ApiGatewayHttp
+            },
+            style: HttpStyle::V2,
+            request: HttpRequest {
+                method: req
+                    .request_context
+                    .http
+                    .method
+                    .as_str()
+                    .to_ascii_uppercase(),
+                path,
+                query,
+                body: req.body,
+                base64: req.is_base64_encoded,
+            },
+        });
+    }
+    if is_envelope {
+        let source = obj
+            .get("source")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let trigger = if source == "aws.scheduler" {
+            TriggerKind::Scheduler
+        } else {
+            TriggerKind::EventBridge
+        };
+        let detail = match obj.get("detail") {
+            Some(Value::String(text)) if !text.trim().is_empty() => {
+                serde_json::from_str::<Value>(text).map_err(|_| {
+                    AppError::bad_request("the event's 'detail' is a string but not JSON")
+                })?
+            }
+            Some(Value::String(_)) | None | Some(Value::Null) => Value::Object(Default::default()),
+            Some(other) => other.clone(),
+        };
+        let empty = detail.as_object().is_some_and(|d| d.is_empty());
+        let task = match (empty, default_task) {
+            (false, _) => detail,
+            (true, Some(task)) => task.clone(),
+            (true, None) => {
+                return Err(AppError::bad_request(format!(
+                    "the {source} event carries no task in 'detail' and DEFAULT_TASK is not set; \
+                     give the rule or schedule a task as Input, or set DEFAULT_TASK"
+                )));
+            }
+        };
+        return Ok(Invocation::Task { trigger, task });
+    }
+    if is_task {
+        return Ok(Invocation::Task {
+            trigger: TriggerKind::Direct,
+            task: event,
+        });
+    }
+    Err(unrecognized(
+        "the event is neither a task (no 'provider' field) nor an API Gateway, Function URL or EventBridge event",
+    ))
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
+
+    fn event(name: &str) -> Value {
+        let text = std::fs::read_to_string(format!("{EVENTS}/{name}")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn trigger_of(inv: &Invocation) -> TriggerKind {
+        match inv {
+            Invocation::Task { trigger, .. } | Invocation::Http { trigger, .. } => *trigger,
+        }
+    }
+
+    #[test]
+    fn every_sample_event_classifies() {
+        let mut seen = 0;
+        for entry in std::fs::read_dir(EVENTS).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if !name.ends_with(".json") || name.starts_with("invalid-") {
+                continue;
+            }
+            let expected = if name.contains("console")
+                || name.contains("rule-input")
+                || name.contains("scheduler-input")
+            {
+                TriggerKind::Direct
+            } else if name.contains("eventbridge") {
+                TriggerKind::EventBridge
+            } else if name.contains("scheduler") {
+                TriggerKind::Scheduler
+            } else if name.contains("rest") {
+                TriggerKind::ApiGatewayRest
+            } else if name.contains("http-api") {
+                TriggerKind::ApiGatewayHttp
+            } else if name.contains("function-url") {
+                TriggerKind::FunctionUrl
+            } else {
+                panic!("no expectation for {name}")
+            };
+            let default =
+                json!({"provider": "alpha_vantage", "function": "GLOBAL_QUOTE", "symbol": "IBM"});
+            let inv = classify(event(&name), Some(&default))
+                .unwrap_or_else(|e| panic!("{name}: {}", e.message()));
+            assert_eq!(trigger_of(&inv), expected, "{name}");
+            seen += 1;
+        }
+        assert!(seen >= 8, "only {seen} sample events");
+    }
+
+    #[test]
+    fn eventbridge_detail_as_object_or_string() {
+        let task =
+            json!({"provider": "alpha_vantage", "function": "GLOBAL_QUOTE", "symbol": "IBM"});
+        for detail in [task.clone(), Value::String(task.to_string())] {
+            let ev = json!({"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events", "detail": detail});
+            assert_eq!(
+                classify(ev, None).unwrap(),
+                Invocation::Task {
+                    trigger: TriggerKind::EventBridge,
+                    task: task.clone()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn scheduler_without_input_needs_default_task() {
+        let ev = json!({"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.scheduler", "detail": "{}"});
+        let err = classify(ev.clone(), None).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BadRequest);
+        assert!(err.message().contains("DEFAULT_TASK"));
+        let default = json!({"provider": "alpha_vantage"});
+        assert_eq!(
+            classify(ev, Some(&default)).unwrap(),
+            Invocation::Task {
+                trigger: TriggerKind::Scheduler,
+                task: default
+            }
+        );
+    }
+
+    #[test]
+    fn ambiguous_and_unknown_events_are_typed_errors() {
+        for ev in [
+            json!({"provider": "alpha_vantage", "httpMethod": "GET", "requestContext": {}}),
+            json!({"provider": "alpha_vantage", "source": "aws.events", "detail-type": "x"}),
+            json!({"hello": "world"}),
+            json!([1, 2]),
+            json!("GLOBAL_QUOTE"),
+            json!({"httpMethod": "GET", "requestContext": {"elb": {}}}),
+        ] {
+            let err = classify(ev.clone(), None).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::UnrecognizedEvent, "{ev}");
+        }
+    }
+
+    #[test]
+    fn http_api_named_stage_is_stripped() {
+        let ev = json!({"version": "2.0", "routeKey": "POST /v1/fetch", "rawPath": "/prod/v1/fetch", "rawQueryString": "",
+            "headers": {}, "requestContext": {"stage": "prod", "requestId": "r", "domainName": "abc.execute-api.us-east-1.amazonaws.com",
+            "http": {"method": "POST", "path": "/prod/v1/fetch", "protocol": "HTTP/1.1", "sourceIp": "1.2.3.4", "userAgent": "curl"}, "timeEpoch": 0},
+            "isBase64Encoded": false});
+        match classify(ev, None).unwrap() {
+            Invocation::Http {
+                request, trigger, ..
+            } => {
+                assert_eq!(request.path, "/v1/fetch");
+                assert_eq!(trigger, TriggerKind::ApiGatewayHttp);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
