@@ -73,7 +73,16 @@ pub fn map_sdk_error<R>(secret_id: &str, err: SdkError<GetSecretValueError, R>) 
     match err {
         SdkError::ServiceError(service) => {
             let e = service.err();
-            let message = e.message();
+            // The modeled errors carry their own message; generic ones only metadata.
+            let message = match e {
+                GetSecretValueError::DecryptionFailure(i) => i.message(),
+                GetSecretValueError::InternalServiceError(i) => i.message(),
+                GetSecretValueError::InvalidParameterException(i) => i.message(),
+                GetSecretValueError::InvalidRequestException(i) => i.message(),
+                GetSecretValueError::ResourceNotFoundException(i) => i.message(),
+                _ => None,
+            }
+            .or_else(|| e.message());
             let (kind, what) = match e {
                 GetSecretValueError::ResourceNotFoundException(_) => (
                     ErrorKind::SecretNotFound,

@@ -1,0 +1,221 @@
+"""Start the whole local stack and invoke the real binary through it.
+
+Used by `scripts/run-local` and by the end-to-end tests (tests/e2e). It runs:
+
+- moto's Secrets Manager server (a subprocess from the project's .venv),
+  behind `secrets_proxy` (call counts, injected AWS faults);
+- the Alpha Vantage stand-in (`alpha_vantage.py`);
+- the Lambda Runtime API emulator (`runtime_api.py`);
+- the `bootstrap` binary, with a scrubbed environment that points the AWS SDK
+  at the proxy and holds no real credentials.
+
+Every server binds 127.0.0.1 on a free port. The binary's stdout and stderr
+go to files so callers can read logs and metrics lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import alpha_vantage  # noqa: E402
+import runtime_api  # noqa: E402
+import secrets_proxy  # noqa: E402
+
+REGION = "us-east-1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def default_binary() -> Path:
+    env = os.environ.get("SECRET_FETCH_BIN")
+    if env:
+        return Path(env)
+    for profile in ("ci", "release"):
+        candidate = ROOT / "target" / profile / "bootstrap"
+        if candidate.exists():
+            return candidate
+    raise RuntimeError("no bootstrap binary: build it with `cargo build --profile ci` or set SECRET_FETCH_BIN")
+
+
+class Moto:
+    """moto_server in a subprocess, with a boto3 client to seed it."""
+
+    def __init__(self):
+        exe = Path(sys.executable).parent / "moto_server"
+        if not exe.exists():
+            raise RuntimeError(f"{exe} not found: run the test command, which installs moto into .venv")
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [str(exe), "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+        self.url = f"http://127.0.0.1:{self.port}"
+        import boto3
+
+        self.client = boto3.client(
+            "secretsmanager",
+            region_name=REGION,
+            endpoint_url=self.url,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+
+    def put(self, name: str, value: str | bytes) -> str:
+        """Create or update a secret; returns its ARN."""
+        kind = "SecretBinary" if isinstance(value, bytes) else "SecretString"
+        try:
+            return self.client.create_secret(Name=name, **{kind: value})["ARN"]
+        except self.client.exceptions.ResourceExistsException:
+            self.client.put_secret_value(SecretId=name, **{kind: value})
+            return self.client.describe_secret(SecretId=name)["ARN"]
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class Function:
+    """The bootstrap binary behind a Runtime API emulator."""
+
+    def __init__(self, env: dict[str, str], binary: Path | None = None, timeout: float = 30.0,
+                 legacy_deadline: bool = False, logdir: Path | None = None):
+        self.server, self.emulator = runtime_api.serve(timeout=timeout, legacy_deadline=legacy_deadline)
+        port = self.server.server_address[1]
+        self.invoke_url = f"http://127.0.0.1:{port}{runtime_api.INVOKE}"
+        self.logdir = logdir or Path(tempfile.mkdtemp(prefix="secret-fetch-"))
+        self.stdout_path = self.logdir / "stdout.log"
+        self.stderr_path = self.logdir / "stderr.log"
+        full_env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
+            "AWS_LAMBDA_FUNCTION_NAME": "secret-fetch",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/secret-fetch",
+            "AWS_LAMBDA_LOG_STREAM_NAME": "local",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            **env,
+        }
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            [str(binary or default_binary())],
+            env=full_env,
+            stdout=open(self.stdout_path, "wb"),
+            stderr=open(self.stderr_path, "wb"),
+        )
+
+    def invoke(self, event, timeout: float | None = None) -> tuple[bool, object]:
+        """Invoke with `event` (a dict or raw bytes); returns (failed, body)."""
+        data = event if isinstance(event, bytes) else json.dumps(event).encode()
+        headers = {"Content-Type": "application/json"}
+        if timeout is not None:
+            headers["X-Emulator-Timeout"] = str(timeout)
+        req = urllib.request.Request(self.invoke_url, data=data, headers=headers, method="POST")
+        with urllib.request.urlopen(req, timeout=(timeout or 30.0) + 10) as resp:
+            failed = resp.headers.get("X-Amz-Function-Error") is not None
+            raw = resp.read()
+        return failed, json.loads(raw) if raw else None
+
+    def output(self) -> str:
+        """Everything the binary wrote so far (stdout then stderr)."""
+        return self.stdout_path.read_text(errors="replace") + self.stderr_path.read_text(errors="replace")
+
+    def log_lines(self) -> list[dict]:
+        lines = []
+        for line in self.stdout_path.read_text(errors="replace").splitlines():
+            line = line.strip()
+            if line.startswith("{"):
+                try:
+                    lines.append(json.loads(line))
+                except ValueError:
+                    pass
+        return lines
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.server.shutdown()
+
+
+class Stack:
+    """moto + secrets proxy + Alpha Vantage stand-in, ready for functions."""
+
+    def __init__(self, av_keys: list[str], premium_keys: list[str] | None = None, today: str = "2026-01-15"):
+        self.moto = Moto()
+        self.proxy, self.proxy_stats = secrets_proxy.serve(self.moto.url)
+        self.secrets_url = f"http://127.0.0.1:{self.proxy.server_address[1]}"
+        self.av_server, _ = alpha_vantage.serve("127.0.0.1", 0, av_keys, premium_keys or [], today)
+        self.av_url = f"http://127.0.0.1:{self.av_server.server_address[1]}/query"
+        self.functions: list[Function] = []
+
+    def function_env(self, **overrides: str) -> dict[str, str]:
+        env = {
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": self.secrets_url,
+            "ALPHA_VANTAGE_BASE_URL": self.av_url,
+        }
+        env.update(overrides)
+        return env
+
+    def start_function(self, **kwargs) -> Function:
+        env = kwargs.pop("env", {})
+        fn = Function(self.function_env(**env), **kwargs)
+        self.functions.append(fn)
+        return fn
+
+    def secret_calls(self) -> int:
+        with urllib.request.urlopen(self.secrets_url + "/__stats") as resp:
+            return json.load(resp)["counts"].get("GetSecretValue", 0)
+
+    def av(self, path: str, body: dict | None = None) -> dict:
+        base = self.av_url.rsplit("/", 1)[0]
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(base + path, data=data, method="POST" if data is not None else "GET",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req) as resp:
+            return json.load(resp)
+
+    def stop(self):
+        for fn in self.functions:
+            fn.stop()
+        self.av_server.shutdown()
+        self.proxy.shutdown()
+        self.moto.stop()

@@ -1,0 +1,113 @@
+"""A counting, fault-injecting proxy in front of moto's Secrets Manager.
+
+moto serves Secrets Manager faithfully but cannot deny access, throttle or
+fail decryption, and does not count calls. This proxy forwards every request
+to moto unchanged and:
+
+- counts requests by their `X-Amz-Target` (GET /__stats → {"counts": {...}});
+- answers GetSecretValue for secret ids beginning with `fault/` with the AWS
+  JSON error a real account would return:
+    fault/access-denied → AccessDeniedException
+    fault/throttled     → ThrottlingException
+    fault/decryption    → DecryptionFailure
+    fault/internal      → InternalServiceError (HTTP 500)
+- POST /__reset zeroes the counters.
+
+Bodies are forwarded, never logged. Standard library only; binds 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+FAULTS = {
+    "fault/access-denied": (400, "AccessDeniedException",
+                            "User: arn:aws:sts::123456789012:assumed-role/secret-fetch/fn is not authorized to perform: "
+                            "secretsmanager:GetSecretValue on resource: fault/access-denied"),
+    "fault/throttled": (400, "ThrottlingException", "Rate exceeded"),
+    "fault/decryption": (400, "DecryptionFailure",
+                         "Secrets Manager can't decrypt the protected secret text using the provided KMS key."),
+    "fault/internal": (500, "InternalServiceError", "An error occurred on the server side."),
+}
+
+
+class Stats:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.counts: dict[str, int] = {}
+
+    def count(self, target: str):
+        with self.lock:
+            self.counts[target] = self.counts.get(target, 0) + 1
+
+
+def make_handler(upstream: str, stats: Stats):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def _send(self, status: int, body: bytes, content_type: str = "application/x-amz-json-1.1", extra=None):
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in (extra or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            if self.path == "/__stats":
+                with stats.lock:
+                    body = json.dumps({"counts": dict(stats.counts)}).encode()
+                self._send(200, body, "application/json")
+                return
+            self._forward(b"")
+
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            if self.path == "/__reset":
+                with stats.lock:
+                    stats.counts.clear()
+                self._send(200, b"{}", "application/json")
+                return
+            target = (self.headers.get("X-Amz-Target") or "").split(".")[-1]
+            stats.count(target or "unknown")
+            if target == "GetSecretValue":
+                try:
+                    secret_id = json.loads(body or b"{}").get("SecretId", "")
+                except ValueError:
+                    secret_id = ""
+                if secret_id in FAULTS:
+                    status, code, message = FAULTS[secret_id]
+                    self._send(status, json.dumps({"__type": code, "message": message}).encode(),
+                               extra={"x-amzn-ErrorType": code})
+                    return
+            self._forward(body)
+
+        def _forward(self, body: bytes):
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
+            req = urllib.request.Request(upstream + self.path, data=body or None, method=self.command, headers=headers)
+            try:
+                with urllib.request.urlopen(req, timeout=30) as resp:
+                    status, data, rh = resp.status, resp.read(), resp.headers
+            except urllib.error.HTTPError as err:
+                status, data, rh = err.code, err.read(), err.headers
+            extra = {k: v for k, v in rh.items() if k.lower().startswith("x-amz")}
+            self._send(status, data, rh.get("Content-Type", "application/x-amz-json-1.1"), extra)
+
+    return Handler
+
+
+def serve(upstream: str, host: str = "127.0.0.1", port: int = 0):
+    stats = Stats()
+    server = ThreadingHTTPServer((host, port), make_handler(upstream.rstrip("/"), stats))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, stats

@@ -1,0 +1,53 @@
+"""Fixtures for the end-to-end suite: the real bootstrap binary behind the
+Runtime API emulator, with moto (Secrets Manager) and the Alpha Vantage
+stand-in, all on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "emulators"))
+
+import harness  # noqa: E402
+
+# Planted in Secrets Manager and accepted by the stand-in; must never appear
+# in any output. The stand-in echoes it in its daily-limit message, as the real
+# service does.
+SENTINEL = "SENTINEL-av-key-7f3a9c1e5b"
+PREMIUM = "SENTINEL-premium-key-0d4e8b"
+SECRET = "secret-fetch/alpha-vantage"
+DEFAULT_TASK = {"provider": "alpha_vantage", "function": "GLOBAL_QUOTE", "symbol": "IBM"}
+
+
+@pytest.fixture(scope="session")
+def stack():
+    s = harness.Stack(av_keys=[SENTINEL], premium_keys=[PREMIUM])
+    s.moto.put(SECRET, json.dumps({"apikey": SENTINEL, "note": "json secret"}))
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def fn(stack):
+    """One warm function shared by the read-only tests."""
+    return stack.start_function(
+        env={
+            "ALPHA_VANTAGE_SECRET": SECRET,
+            "DEFAULT_TASK": json.dumps(DEFAULT_TASK),
+            "AWS_LAMBDA_LOG_LEVEL": "TRACE",
+        }
+    )
+
+
+def events() -> list[Path]:
+    return sorted((ROOT / "events").glob("*.json"))
+
+
+def http_body(response: dict) -> dict:
+    assert isinstance(response["body"], str), "proxy body must be a string"
+    return json.loads(response["body"])
