@@ -80,19 +80,8 @@ MSG_FULL_PREMIUM = ("Thank you for using Alpha Vantage! The outputsize=full para
                     "https://www.alphavantage.co/premium/ to instantly unlock all premium features")
 HTML_503 = """<!DOCTYPE html>
 <html>
-  <head>
-    <meta name="viewport" content="width=device-width, initial-scale=1">
-    <meta charset="utf-8">
-    <title>Application Error</title>
-    <style media="screen">
-      html,body,iframe { margin: 0; padding: 0; }
-      html,body { height: 100%; overflow: hidden; }
-      iframe { width: 100%; height: 100%; border: 0; }
-    </style>
-  </head>
-  <body>
-    <iframe src="//www.herokucdn.com/error-pages/application-error.html"></iframe>
-  </body>
+  <head><meta charset="utf-8"><title>Application Error</title></head>
+  <body><iframe src="//www.herokucdn.com/error-pages/application-error.html"></iframe></body>
 </html>
 """
 
@@ -250,35 +239,38 @@ def shortest(x: float) -> str:
     return repr(round(x, 4))
 
 
+def ohlc(b: Bar, fmt) -> dict:
+    return {"1. open": fmt(b.open), "2. high": fmt(b.high), "3. low": fmt(b.low), "4. close": fmt(b.close)}
+
+
 def ohlcv_4dp(b: Bar) -> dict:
-    return {"1. open": f4(b.open), "2. high": f4(b.high), "3. low": f4(b.low), "4. close": f4(b.close),
-            "5. volume": str(int(b.volume))}
-
-
-def daily_adjusted(b: Bar) -> dict:
-    return {"1. open": shortest(b.open), "2. high": shortest(b.high), "3. low": shortest(b.low),
-            "4. close": shortest(b.close), "5. adjusted close": shortest(b.close * b.factor),
-            "6. volume": str(int(b.volume)), "7. dividend amount": f4(b.dividend), "8. split coefficient": "1.0"}
-
-
-def period_adjusted(b: Bar) -> dict:
-    return {"1. open": f4(b.open), "2. high": f4(b.high), "3. low": f4(b.low), "4. close": f4(b.close),
-            "5. adjusted close": f4(b.close * b.factor), "6. volume": str(int(b.volume)),
-            "7. dividend amount": f4(b.dividend)}
+    """Equity series and intraday: 4 dp prices, integer-string volume."""
+    return {**ohlc(b, f4), "5. volume": str(int(b.volume))}
 
 
 def ohlc_5dp(b: Bar) -> dict:
-    return {"1. open": f"{b.open:.5f}", "2. high": f"{b.high:.5f}", "3. low": f"{b.low:.5f}",
-            "4. close": f"{b.close:.5f}"}
+    """FX: 5 dp, no volume."""
+    return ohlc(b, "{:.5f}".format)
 
 
 def crypto_8dp(b: Bar) -> dict:
-    return {"1. open": f"{b.open:.8f}", "2. high": f"{b.high:.8f}", "3. low": f"{b.low:.8f}",
-            "4. close": f"{b.close:.8f}", "5. volume": f"{b.volume:.8f}"}
+    """DIGITAL_CURRENCY_*: 8 dp prices and volume."""
+    return {**ohlc(b, "{:.8f}".format), "5. volume": f"{b.volume:.8f}"}
 
 
 def crypto_intraday(b: Bar) -> dict:
+    """CRYPTO_INTRADAY: 5 dp prices, volume a JSON integer."""
     return {**ohlc_5dp(b), "5. volume": int(b.volume)}
+
+
+def daily_adjusted(b: Bar) -> dict:
+    return {**ohlc(b, shortest), "5. adjusted close": shortest(b.close * b.factor), "6. volume": str(int(b.volume)),
+            "7. dividend amount": f4(b.dividend), "8. split coefficient": "1.0"}
+
+
+def period_adjusted(b: Bar) -> dict:
+    return {**ohlc(b, f4), "5. adjusted close": f4(b.close * b.factor), "6. volume": str(int(b.volume)),
+            "7. dividend amount": f4(b.dividend)}
 
 
 # --- Request parameters ------------------------------------------------------------------
@@ -366,7 +358,7 @@ def global_quote(fn: str, p: dict, today: dt.date) -> dict:
     (symbol,) = need(p, "symbol")
     bar, prev = daily_bars("equity", symbol.upper(), today)[:2]
     close, prev_close = round(bar.close, 4), round(prev.close, 4)
-    change = close - prev_close
+    change = round(close - prev_close, 4) or 0.0   # never "-0.0000"
     quote = {"01. symbol": symbol, "02. open": f4(bar.open), "03. high": f4(bar.high), "04. low": f4(bar.low),
              "05. price": f4(close), "06. volume": str(int(bar.volume)), "07. latest trading day": bar.key,
              "08. previous close": f4(prev_close), "09. change": f4(change),
@@ -479,9 +471,9 @@ class State:
     def set_keys(self, keys=None, premium_keys=None) -> None:
         with self.lock:
             if keys is not None:
-                self.keys = {str(k) for k in keys}
+                self.keys = set(_key_list(keys))
             if premium_keys is not None:
-                self.premium = {str(k) for k in premium_keys}
+                self.premium = set(_key_list(premium_keys))
 
     def accepts(self, key: str) -> bool:
         with self.lock:
@@ -627,7 +619,7 @@ def _key_list(keys) -> list[str]:
         return []
     if isinstance(keys, str):
         keys = keys.split(",")
-    return [k.strip() for k in keys if k and k.strip()]
+    return [str(k).strip() for k in keys if k and str(k).strip()]
 
 
 def _date(today) -> dt.date:

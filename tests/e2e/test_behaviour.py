@@ -7,7 +7,7 @@ import json
 import time
 
 import pytest
-from conftest import ROOT, SECRET, SENTINEL, http_body
+from conftest import PREMIUM, ROOT, SECRET, SENTINEL, http_body
 
 
 def task(**fields):
@@ -159,7 +159,14 @@ def test_rotation_refreshes_once_and_retries(stack):
         failed, body = f.invoke(quote())
         assert failed and body["errorType"] == "upstream_auth_failed"
     finally:
-        stack.av("/__keys", {"keys": [SENTINEL], "premium_keys": []})
+        stack.av("/__keys", {"keys": [SENTINEL], "premium_keys": [PREMIUM]})
+
+
+@pytest.fixture(scope="module")
+def broken_secrets(stack):
+    stack.moto.put("deleted/av", SENTINEL)
+    stack.moto.client.delete_secret(SecretId="deleted/av", RecoveryWindowInDays=7)
+    stack.moto.put("plain/av", SENTINEL)
 
 
 @pytest.mark.parametrize(
@@ -176,10 +183,7 @@ def test_rotation_refreshes_once_and_retries(stack):
         ("secret-fetch/alpha-vantage::AWSPREVIOUS", "secret_not_found"),
     ],
 )
-def test_secret_failures_are_typed_and_name_the_reference(stack, reference, kind):
-    stack.moto.put("deleted/av", SENTINEL)
-    stack.moto.client.delete_secret(SecretId="deleted/av", RecoveryWindowInDays=7)
-    stack.moto.put("plain/av", SENTINEL)
+def test_secret_failures_are_typed_and_name_the_reference(stack, broken_secrets, reference, kind):
     f = stack.start_function(env={"ALPHA_VANTAGE_SECRET": reference})
     failed, body = f.invoke(quote())
     assert failed, body
