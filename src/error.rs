@@ -28,6 +28,8 @@ pub enum ErrorKind {
     UnrecognizedEvent,
     /// No HTTP route matches the path.
     NotFound,
+    /// No named statement has this name.
+    UnknownQuery,
     /// The route exists but not for this HTTP method.
     MethodNotAllowed,
     /// The data service does not know the symbol (or returned no data for it).
@@ -36,6 +38,8 @@ pub enum ErrorKind {
     PremiumRequired,
     /// The result does not fit in one response.
     TooLarge,
+    /// Snowflake rejected the SQL (compilation or execution error).
+    SqlError,
     /// The data service throttled us or a quota is used up.
     UpstreamThrottled,
     /// The data service rejected the credential, even after a refresh.
@@ -71,10 +75,12 @@ impl ErrorKind {
             ErrorKind::BadRequest => "bad_request",
             ErrorKind::UnrecognizedEvent => "unrecognized_event",
             ErrorKind::NotFound => "not_found",
+            ErrorKind::UnknownQuery => "unknown_query",
             ErrorKind::MethodNotAllowed => "method_not_allowed",
             ErrorKind::UnknownSymbol => "unknown_symbol",
             ErrorKind::PremiumRequired => "premium_required",
             ErrorKind::TooLarge => "too_large",
+            ErrorKind::SqlError => "sql_error",
             ErrorKind::UpstreamThrottled => "upstream_throttled",
             ErrorKind::UpstreamAuthFailed => "upstream_auth_failed",
             ErrorKind::UpstreamFailed => "upstream_failed",
@@ -96,9 +102,10 @@ impl ErrorKind {
         match self {
             ErrorKind::BadRequest | ErrorKind::UnrecognizedEvent | ErrorKind::UnknownSymbol => 400,
             ErrorKind::PremiumRequired => 403,
-            ErrorKind::NotFound => 404,
+            ErrorKind::NotFound | ErrorKind::UnknownQuery => 404,
             ErrorKind::MethodNotAllowed => 405,
             ErrorKind::TooLarge => 413,
+            ErrorKind::SqlError => 422,
             ErrorKind::UpstreamThrottled | ErrorKind::SecretThrottled => 429,
             ErrorKind::UpstreamAuthFailed
             | ErrorKind::UpstreamFailed
@@ -114,14 +121,16 @@ impl ErrorKind {
     }
 
     /// Every kind, for documentation and exhaustive tests.
-    pub const ALL: [ErrorKind; 20] = [
+    pub const ALL: [ErrorKind; 22] = [
         ErrorKind::BadRequest,
         ErrorKind::UnrecognizedEvent,
         ErrorKind::NotFound,
+        ErrorKind::UnknownQuery,
         ErrorKind::MethodNotAllowed,
         ErrorKind::UnknownSymbol,
         ErrorKind::PremiumRequired,
         ErrorKind::TooLarge,
+        ErrorKind::SqlError,
         ErrorKind::UpstreamThrottled,
         ErrorKind::UpstreamAuthFailed,
         ErrorKind::UpstreamFailed,
@@ -151,6 +160,8 @@ pub struct AppError {
     kind: ErrorKind,
     message: String,
     retry_after: Option<Duration>,
+    /// Machine-readable extras (e.g. Snowflake's `sql_state` and `code`).
+    details: Option<serde_json::Map<String, serde_json::Value>>,
     /// The upstream credential was rejected: the caller may refresh the
     /// secret and retry once. Never visible outside the crate.
     credential_rejected: bool,
@@ -163,6 +174,7 @@ impl AppError {
             kind,
             message: message.into(),
             retry_after: None,
+            details: None,
             credential_rejected: false,
         }
     }
@@ -203,6 +215,19 @@ impl AppError {
     pub fn with_retry_after(mut self, after: Duration) -> Self {
         self.retry_after = Some(after);
         self
+    }
+
+    /// Attach a machine-readable detail (shown in HTTP error bodies).
+    pub fn with_detail(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.details
+            .get_or_insert_with(Default::default)
+            .insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Machine-readable extras, if any.
+    pub fn details(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
+        self.details.as_ref()
     }
 
     /// The kind.

@@ -22,6 +22,7 @@ pub mod error;
 pub mod response;
 pub mod routes;
 pub mod secrets;
+pub mod snowflake;
 pub mod task;
 pub mod telemetry;
 pub mod trigger;

@@ -168,13 +168,15 @@ pub fn http_response(style: HttpStyle, status: u16, body: &str, extra: &[(&str, 
 
 /// The JSON body of an error response.
 pub fn error_body(err: &AppError, request_id: &str) -> Value {
-    json!({
-        "error": {
-            "kind": err.kind().as_str(),
-            "message": err.message(),
-            "request_id": request_id,
-        }
-    })
+    let mut body = json!({
+        "kind": err.kind().as_str(),
+        "message": err.message(),
+        "request_id": request_id,
+    });
+    if let Some(details) = err.details() {
+        body["details"] = Value::Object(details.clone());
+    }
+    json!({ "error": body })
 }
 
 #[cfg(test)]

@@ -1,0 +1,416 @@
+//! Decoding SQL API v2 result cells (`jsonv2`, no output-format parameters)
+//! into natural JSON, by the column's `rowType`.
+//!
+//! | type | JSON |
+//! |---|---|
+//! | `fixed` scale 0 | integer; **a string of digits beyond ±(2^53 − 1)** |
+//! | `fixed` scale > 0, `decfloat` | number when at most 15 significant digits (exact in a double); **otherwise the decimal as a string** |
+//! | `real` | number; `"NaN"`, `"Infinity"`, `"-Infinity"` as strings |
+//! | `text` | string |
+//! | `boolean` | `true` / `false` |
+//! | `date` | `"YYYY-MM-DD"` (days since 1970, negative before) |
+//! | `time` | `"HH:MM:SS[.f]"` with `scale` fractional digits |
+//! | `timestamp_ntz` | `"YYYY-MM-DDTHH:MM:SS[.f]"` (wall clock, no zone) |
+//! | `timestamp_ltz` | `"…Z"` (the instant in UTC) |
+//! | `timestamp_tz` | `"…±HH:MM"` (local time at the stored offset) |
+//! | `binary` | lower-case hex string |
+//! | `variant`, `object`, `array`, `geography`, `geometry`, `vector` | the JSON value itself |
+//! | SQL NULL | `null` |
+//!
+//! Numbers never pass through `f64` unless the result is exact; times never
+//! pass through floating point at all (the fraction is split as text).
+
+use chrono::{DateTime, Duration as ChronoDuration, FixedOffset, NaiveDate, NaiveTime, Utc};
+use serde::Deserialize;
+use serde_json::{Map, Number, Value};
+
+use crate::response::Column;
+
+/// Largest integer a double (and JavaScript) represents exactly.
+pub const MAX_SAFE_INTEGER: i128 = (1 << 53) - 1;
+
+/// One entry of `resultSetMetaData.rowType`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct RowType {
+    /// Column name as Snowflake reports it.
+    pub name: String,
+    /// Type name (compared case-insensitively).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Fractional digits (NUMBER) or fractional-second digits (TIME, TIMESTAMP_*).
+    #[serde(default)]
+    pub scale: Option<i64>,
+    /// Whether NULL is allowed.
+    #[serde(default)]
+    pub nullable: Option<bool>,
+}
+
+impl RowType {
+    fn kind(&self) -> String {
+        self.kind.to_ascii_lowercase()
+    }
+
+    fn scale(&self) -> usize {
+        self.scale.unwrap_or(0).clamp(0, 9) as usize
+    }
+
+    /// The column type reported to callers.
+    pub fn column_type(&self) -> &'static str {
+        match self.kind().as_str() {
+            "fixed" if self.scale.unwrap_or(0) == 0 => "integer",
+            "fixed" | "decfloat" => "decimal",
+            "real" => "number",
+            "text" => "string",
+            "boolean" => "boolean",
+            "date" => "date",
+            "time" => "time",
+            "timestamp_ntz" => "datetime",
+            "timestamp_ltz" | "timestamp_tz" => "timestamp",
+            "binary" => "binary",
+            "variant" => "variant",
+            "object" => "object",
+            "array" | "vector" => "array",
+            "geography" | "geometry" => "geojson",
+            _ => "string",
+        }
+    }
+}
+
+/// Columns for the response, from `rowType`.
+pub fn columns(row_type: &[RowType]) -> Vec<Column> {
+    row_type
+        .iter()
+        .map(|c| Column {
+            name: c.name.clone(),
+            kind: c.column_type().to_owned(),
+        })
+        .collect()
+}
+
+/// One row of cells to a JSON object keyed by column name.
+pub fn decode_row(row_type: &[RowType], cells: Vec<Value>) -> Map<String, Value> {
+    let mut row = Map::with_capacity(row_type.len());
+    for (column, cell) in row_type.iter().zip(cells) {
+        let value = match cell {
+            Value::String(s) => decode_cell(column, &s),
+            Value::Null => Value::Null,
+            other => other,
+        };
+        row.insert(column.name.clone(), value);
+    }
+    row
+}
+
+/// One cell, by its column's type. Unparseable cells stay strings.
+pub fn decode_cell(column: &RowType, cell: &str) -> Value {
+    let decoded = match column.kind().as_str() {
+        "fixed" | "decfloat" => decimal(cell),
+        "real" => real(cell),
+        "boolean" => match cell {
+            "true" | "TRUE" | "1" => Some(Value::Bool(true)),
+            "false" | "FALSE" | "0" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        "date" => cell
+            .parse::<i64>()
+            .ok()
+            .and_then(|days| {
+                NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(ChronoDuration::days(days))
+            })
+            .map(|d| Value::String(d.format("%Y-%m-%d").to_string())),
+        "time" => split_seconds(cell).and_then(|(secs, nanos)| {
+            let t =
+                NaiveTime::from_num_seconds_from_midnight_opt(u32::try_from(secs).ok()?, nanos)?;
+            Some(Value::String(format!(
+                "{}{}",
+                t.format("%H:%M:%S"),
+                fraction(nanos, column.scale())
+            )))
+        }),
+        "timestamp_ntz" => instant(cell).map(|(dt, nanos)| {
+            Value::String(format!(
+                "{}{}",
+                dt.format("%Y-%m-%dT%H:%M:%S"),
+                fraction(nanos, column.scale())
+            ))
+        }),
+        "timestamp_ltz" => instant(cell).map(|(dt, nanos)| {
+            Value::String(format!(
+                "{}{}Z",
+                dt.format("%Y-%m-%dT%H:%M:%S"),
+                fraction(nanos, column.scale())
+            ))
+        }),
+        "timestamp_tz" => timestamp_tz(cell, column.scale()),
+        "binary" => {
+            if cell.len() % 2 == 0 && cell.bytes().all(|b| b.is_ascii_hexdigit()) {
+                Some(Value::String(cell.to_ascii_lowercase()))
+            } else {
+                None
+            }
+        }
+        "variant" | "object" | "array" | "geography" | "geometry" | "vector" => {
+            serde_json::from_str(cell).ok()
+        }
+        _ => None,
+    };
+    decoded.unwrap_or_else(|| Value::String(cell.to_owned()))
+}
+
+/// NUMBER / DECFLOAT: exact integers within ±(2^53−1) and decimals of at most
+/// 15 significant digits as numbers; anything else as the decimal string.
+fn decimal(cell: &str) -> Option<Value> {
+    let t = cell.trim();
+    let unsigned = t.strip_prefix('-').unwrap_or(t);
+    if unsigned.is_empty() {
+        return None;
+    }
+    if unsigned.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(match t.parse::<i128>() {
+            Ok(n) if n.abs() <= MAX_SAFE_INTEGER => Value::Number(Number::from(n as i64)),
+            _ => Value::String(t.to_owned()),
+        });
+    }
+    let mantissa: String = unsigned
+        .split(['e', 'E'])
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let valid = unsigned
+        .chars()
+        .all(|c| c.is_ascii_digit() || ".eE+-".contains(c))
+        && !mantissa.is_empty();
+    if !valid {
+        return None;
+    }
+    let significant = mantissa.trim_start_matches('0').trim_end_matches('0').len();
+    if significant <= 15
+        && let Ok(f) = t.parse::<f64>()
+        && let Some(n) = Number::from_f64(f)
+    {
+        return Some(Value::Number(n));
+    }
+    Some(Value::String(t.to_owned()))
+}
+
+fn real(cell: &str) -> Option<Value> {
+    let t = cell.trim();
+    match t.to_ascii_lowercase().as_str() {
+        "nan" => return Some(Value::String("NaN".into())),
+        "inf" | "infinity" | "+inf" => return Some(Value::String("Infinity".into())),
+        "-inf" | "-infinity" => return Some(Value::String("-Infinity".into())),
+        _ => {}
+    }
+    t.parse::<f64>()
+        .ok()
+        .and_then(Number::from_f64)
+        .map(Value::Number)
+}
+
+/// `"<secs>[.<fraction>]"` (sign allowed) as whole seconds (floored) and
+/// nanoseconds in `0..1e9`, without floating point.
+fn split_seconds(cell: &str) -> Option<(i64, u32)> {
+    let t = cell.trim();
+    let (negative, body) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t),
+    };
+    let (whole, frac) = body.split_once('.').unwrap_or((body, ""));
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let whole: i64 = whole.parse().ok()?;
+    let mut digits: String = frac.chars().take(9).collect();
+    while digits.len() < 9 {
+        digits.push('0');
+    }
+    let nanos: i64 = digits.parse().ok()?;
+    let total = i128::from(whole) * 1_000_000_000 + i128::from(nanos);
+    let total = if negative { -total } else { total };
+    let secs = total.div_euclid(1_000_000_000);
+    let nanos = total.rem_euclid(1_000_000_000);
+    Some((i64::try_from(secs).ok()?, nanos as u32))
+}
+
+fn instant(cell: &str) -> Option<(DateTime<Utc>, u32)> {
+    let (secs, nanos) = split_seconds(cell)?;
+    DateTime::from_timestamp(secs, nanos).map(|dt| (dt, nanos))
+}
+
+fn timestamp_tz(cell: &str, scale: usize) -> Option<Value> {
+    let (epoch, offset) = cell.trim().split_once(' ')?;
+    let minutes = offset.trim().parse::<i32>().ok()? - 1440;
+    let zone = FixedOffset::east_opt(minutes * 60)?;
+    let (utc, nanos) = instant(epoch)?;
+    let local = utc.with_timezone(&zone);
+    let sign = if minutes < 0 { '-' } else { '+' };
+    let abs = minutes.abs();
+    Some(Value::String(format!(
+        "{}{}{sign}{:02}:{:02}",
+        local.format("%Y-%m-%dT%H:%M:%S"),
+        fraction(nanos, scale),
+        abs / 60,
+        abs % 60
+    )))
+}
+
+/// `.` and the first `scale` digits of `nanos` (nothing for scale 0).
+fn fraction(nanos: u32, scale: usize) -> String {
+    if scale == 0 {
+        return String::new();
+    }
+    let digits = format!("{nanos:09}");
+    format!(".{}", &digits[..scale.min(9)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn col(kind: &str, scale: i64) -> RowType {
+        RowType {
+            name: "C".into(),
+            kind: kind.into(),
+            scale: Some(scale),
+            nullable: Some(true),
+        }
+    }
+
+    fn d(kind: &str, scale: i64, cell: &str) -> Value {
+        decode_cell(&col(kind, scale), cell)
+    }
+
+    #[test]
+    fn numbers_keep_their_precision() {
+        assert_eq!(d("fixed", 0, "42"), json!(42));
+        assert_eq!(d("FIXED", 0, "-17"), json!(-17));
+        assert_eq!(
+            d("fixed", 0, "9007199254740991"),
+            json!(9007199254740991i64)
+        );
+        assert_eq!(d("fixed", 0, "9007199254740992"), json!("9007199254740992"));
+        assert_eq!(
+            d("fixed", 0, "-9007199254740992"),
+            json!("-9007199254740992")
+        );
+        assert_eq!(
+            d("fixed", 0, "12345678901234567890123456789012345678"),
+            json!("12345678901234567890123456789012345678")
+        );
+        assert_eq!(d("fixed", 2, "1042.50"), json!(1042.5));
+        assert_eq!(d("fixed", 2, "-0.01"), json!(-0.01));
+        assert_eq!(
+            d("fixed", 10, "12345678.1234567891"),
+            json!("12345678.1234567891")
+        );
+        assert_eq!(d("decfloat", 0, "1.23e-40"), json!(1.23e-40));
+        assert_eq!(
+            d("decfloat", 0, "1.2345678901234567890e-40"),
+            json!("1.2345678901234567890e-40")
+        );
+        assert_eq!(d("real", 0, "3.14159"), json!(3.14159));
+        assert_eq!(d("real", 0, "1e+21"), json!(1e21));
+        assert_eq!(d("real", 0, "NaN"), json!("NaN"));
+        assert_eq!(d("real", 0, "-inf"), json!("-Infinity"));
+        assert_eq!(d("fixed", 0, "abc"), json!("abc"));
+    }
+
+    #[test]
+    fn dates_and_times() {
+        assert_eq!(d("date", 0, "19782"), json!("2024-02-29"));
+        assert_eq!(d("date", 0, "0"), json!("1970-01-01"));
+        assert_eq!(d("date", 0, "-1"), json!("1969-12-31"));
+        assert_eq!(d("date", 0, "-719162"), json!("0001-01-01"));
+        assert_eq!(d("time", 9, "49530.123456789"), json!("13:45:30.123456789"));
+        assert_eq!(d("time", 3, "49530.123000000"), json!("13:45:30.123"));
+        assert_eq!(d("time", 0, "0"), json!("00:00:00"));
+        assert_eq!(
+            d("timestamp_ntz", 9, "1704164645.123456789"),
+            json!("2024-01-02T03:04:05.123456789")
+        );
+        assert_eq!(
+            d("timestamp_ntz", 0, "1704164645"),
+            json!("2024-01-02T03:04:05")
+        );
+        assert_eq!(
+            d("timestamp_ntz", 3, "1704164645.5"),
+            json!("2024-01-02T03:04:05.500")
+        );
+        assert_eq!(
+            d("timestamp_ntz", 9, "-0.500000000"),
+            json!("1969-12-31T23:59:59.500000000")
+        );
+        assert_eq!(
+            d("timestamp_ntz", 0, "-86400.000000000"),
+            json!("1969-12-31T00:00:00")
+        );
+        assert_eq!(
+            d("timestamp_ltz", 3, "1704164645.000000000"),
+            json!("2024-01-02T03:04:05.000Z")
+        );
+    }
+
+    #[test]
+    fn timestamp_tz_offsets() {
+        assert_eq!(
+            d("timestamp_tz", 9, "1704193445.123456789 960"),
+            json!("2024-01-02T03:04:05.123456789-08:00")
+        );
+        assert_eq!(
+            d("timestamp_tz", 0, "1704164645.000000000 1440"),
+            json!("2024-01-02T03:04:05+00:00")
+        );
+        assert_eq!(
+            d("timestamp_tz", 0, "1704164645.000000000 1770"),
+            json!("2024-01-02T08:34:05+05:30")
+        );
+        assert_eq!(
+            d("timestamp_tz", 0, "-1.000000000 1500"),
+            json!("1970-01-01T00:59:59+01:00")
+        );
+        assert_eq!(d("timestamp_tz", 0, "garbage"), json!("garbage"));
+    }
+
+    #[test]
+    fn semi_structured_binary_boolean_text() {
+        assert_eq!(
+            d("variant", 0, "{\n  \"a\": [1, {\"b\": null}]\n}"),
+            json!({"a": [1, {"b": null}]})
+        );
+        assert_eq!(d("variant", 0, "\"abc\""), json!("abc"));
+        assert_eq!(d("variant", 0, "42"), json!(42));
+        assert_eq!(d("variant", 0, "null"), Value::Null);
+        assert_eq!(d("object", 0, "{\n  \"k\": \"v\"\n}"), json!({"k": "v"}));
+        assert_eq!(d("array", 0, "[\n  1,\n  \"two\"\n]"), json!([1, "two"]));
+        assert_eq!(d("binary", 0, "DEADBEEF"), json!("deadbeef"));
+        assert_eq!(d("binary", 0, "XYZ"), json!("XYZ"));
+        assert_eq!(d("boolean", 0, "true"), json!(true));
+        assert_eq!(d("boolean", 0, "false"), json!(false));
+        assert_eq!(d("text", 0, "Zoë \"Q\" 東京"), json!("Zoë \"Q\" 東京"));
+        assert_eq!(d("text", 0, "42"), json!("42"), "text stays text");
+    }
+
+    #[test]
+    fn rows_and_nulls() {
+        let rt: Vec<RowType> = serde_json::from_value(json!([
+            {"name": "ID", "type": "fixed", "scale": 0, "nullable": false},
+            {"name": "NAME", "type": "text", "scale": null, "nullable": true},
+            {"name": "TS", "type": "timestamp_ntz", "scale": 9}
+        ]))
+        .unwrap();
+        let row = decode_row(&rt, vec![json!("1"), Value::Null, json!("0.000000000")]);
+        assert_eq!(
+            Value::Object(row),
+            json!({"ID": 1, "NAME": null, "TS": "1970-01-01T00:00:00.000000000"})
+        );
+        let cols = columns(&rt);
+        assert_eq!(cols[0].kind, "integer");
+        assert_eq!(cols[2].kind, "datetime");
+    }
+}
