@@ -433,7 +433,7 @@ fn scalar(p: &Param, v: &Value) -> Result<String, AppError> {
             })
             .ok_or_else(|| bad("an RFC 3339 timestamp with an offset")),
         ParamType::Binary => {
-            if text.len() % 2 == 0 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if text.len().is_multiple_of(2) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
                 Ok(text.to_ascii_uppercase())
             } else {
                 Err(bad("hex text"))
