@@ -11,7 +11,7 @@ use std::time::Instant;
 pub use client::AlphaVantageClient;
 pub use task::{AlphaVantageTask, Function};
 
-use crate::credentials::with_credential;
+use crate::credentials::{RetryPolicy, with_credential};
 use crate::deadline::Deadline;
 use crate::error::AppError;
 use crate::response::FetchResult;
@@ -55,6 +55,7 @@ impl AlphaVantage {
             &DEFAULT_SECRET_KEYS,
             deadline,
             stats,
+            RetryPolicy::IfChanged,
             async |key| {
                 let attempt = async || {
                     let started = Instant::now();

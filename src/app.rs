@@ -16,6 +16,9 @@ use crate::error::{AppError, ErrorKind};
 use crate::response::{FetchResult, HttpStyle, error_body, http_response};
 use crate::routes;
 use crate::secrets::{SecretCache, SecretSource};
+use crate::snowflake::Snowflake;
+use crate::snowflake::client::SnowflakeClient;
+use crate::snowflake::statements::Statements;
 use crate::task::TaskRequest;
 use crate::telemetry::{self, InvocationReport, InvocationStats};
 use crate::trigger::{Invocation, TriggerKind, classify};
@@ -25,6 +28,7 @@ pub struct App<S> {
     config: Config,
     secrets: SecretCache<S>,
     alpha_vantage: AlphaVantage,
+    snowflake: Snowflake,
     cold: AtomicBool,
 }
 
@@ -38,19 +42,48 @@ struct Outcome {
 }
 
 impl<S: SecretSource> App<S> {
-    /// Wire the handler from its parts.
-    pub fn new(config: Config, source: S, http: reqwest::Client) -> Self {
+    /// Wire the handler from its parts; fails if the statements file is invalid.
+    pub fn new(config: Config, source: S, http: reqwest::Client) -> Result<Self, AppError> {
         let client = AlphaVantageClient::new(
-            http,
+            http.clone(),
             config.alpha_vantage_url.clone(),
             config.alpha_vantage_timeout,
         );
-        App {
+        let statements = Statements::load(&config.statements_file)?;
+        if config.snowflake.secret.is_some()
+            && statements.is_empty()
+            && !config.snowflake.allow_ad_hoc
+        {
+            tracing::warn!(
+                file = %config.statements_file.display(),
+                "SNOWFLAKE_SECRET is set but no named statements were found"
+            );
+        }
+        let snowflake = Snowflake::new(
+            SnowflakeClient::new(http, config.snowflake_request_timeout),
+            config.snowflake.clone(),
+            statements,
+        );
+        Ok(App {
             secrets: SecretCache::new(source, config.secret_cache_ttl),
             alpha_vantage: AlphaVantage::new(client, config.alpha_vantage_secret.clone()),
+            snowflake,
             config,
             cold: AtomicBool::new(true),
-        }
+        })
+    }
+
+    /// Bytes of rows a page may hold for a caller of kind `trigger`: the
+    /// response limit less room for the envelope and, for HTTP callers, for
+    /// the escaping of a JSON body inside a JSON string.
+    fn page_budget(&self, trigger: TriggerKind) -> usize {
+        let limit = self.config.max_response_bytes;
+        let usable = if trigger.is_http() {
+            limit / 10 * 7
+        } else {
+            limit / 10 * 9
+        };
+        usable.saturating_sub(16 * 1024).max(1024)
     }
 
     /// The secret cache (tests inspect its source).
@@ -99,7 +132,7 @@ impl<S: SecretSource> App<S> {
             },
             Ok(Invocation::Task { trigger, task }) => {
                 tracing::Span::current().record("trigger", trigger.as_str());
-                let (provider, result) = self.run(task, &deadline, &stats).await;
+                let (provider, result) = self.run(task, trigger, &deadline, &stats).await;
                 let rows = result.as_ref().map_or(0, |r| r.row_count);
                 let response = result.and_then(|r| self.serialize(&r));
                 Outcome {
@@ -118,7 +151,7 @@ impl<S: SecretSource> App<S> {
                 tracing::Span::current().record("trigger", trigger.as_str());
                 let deadline = deadline.capped(self.config.http_timeout);
                 let (provider, result) = match routes::route(&request) {
-                    Ok(task) => self.run(task, &deadline, &stats).await,
+                    Ok(task) => self.run(task, trigger, &deadline, &stats).await,
                     Err(e) => ("none", Err(e)),
                 };
                 let rows = result.as_ref().map_or(0, |r| r.row_count);
@@ -140,6 +173,7 @@ impl<S: SecretSource> App<S> {
     async fn run(
         &self,
         task: Value,
+        trigger: TriggerKind,
         deadline: &Deadline,
         stats: &InvocationStats,
     ) -> (&'static str, Result<FetchResult, AppError>) {
@@ -153,6 +187,12 @@ impl<S: SecretSource> App<S> {
             TaskRequest::AlphaVantage(t) => {
                 self.alpha_vantage
                     .fetch(t, &self.secrets, deadline, stats)
+                    .await
+            }
+            TaskRequest::Snowflake(t) => {
+                let budget = self.page_budget(trigger);
+                self.snowflake
+                    .fetch(t, trigger, &self.secrets, deadline, stats, budget)
                     .await
             }
         };

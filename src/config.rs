@@ -3,12 +3,14 @@
 //! Every variable is documented in the README's configuration reference.
 //! Nothing sensitive lives here: secrets are named by reference only.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::error::AppError;
 use crate::secrets::SecretRef;
+use crate::snowflake::SnowflakeSettings;
 
 /// Default Alpha Vantage endpoint.
 pub const ALPHA_VANTAGE_DEFAULT_URL: &str = "https://www.alphavantage.co/query";
@@ -38,6 +40,12 @@ pub struct Config {
     pub metrics_namespace: String,
     /// `SERVICE_NAME` (default: the function name).
     pub service_name: String,
+    /// `SNOWFLAKE_*` settings.
+    pub snowflake: SnowflakeSettings,
+    /// `SNOWFLAKE_STATEMENTS_FILE` (default `$LAMBDA_TASK_ROOT/statements.toml`).
+    pub statements_file: PathBuf,
+    /// `SNOWFLAKE_REQUEST_TIMEOUT_MS`: cap on one SQL API request.
+    pub snowflake_request_timeout: Duration,
 }
 
 impl Config {
@@ -86,6 +94,49 @@ impl Config {
                 }
             },
         };
+        let flag = |name: &str| -> Result<bool, AppError> {
+            match get(name).map(|v| v.to_ascii_lowercase()) {
+                None => Ok(false),
+                Some(v) if v == "true" || v == "1" || v == "yes" => Ok(true),
+                Some(v) if v == "false" || v == "0" || v == "no" => Ok(false),
+                Some(v) => Err(AppError::config(format!(
+                    "{name} must be true or false, not '{v}'"
+                ))),
+            }
+        };
+        let snowflake = SnowflakeSettings {
+            secret: get("SNOWFLAKE_SECRET")
+                .map(|s| SecretRef::parse(&s))
+                .transpose()?,
+            account: get("SNOWFLAKE_ACCOUNT"),
+            user: get("SNOWFLAKE_USER"),
+            role: get("SNOWFLAKE_ROLE"),
+            warehouse: get("SNOWFLAKE_WAREHOUSE"),
+            database: get("SNOWFLAKE_DATABASE"),
+            schema: get("SNOWFLAKE_SCHEMA"),
+            base_url: get("SNOWFLAKE_BASE_URL"),
+            allow_ad_hoc: flag("SNOWFLAKE_ALLOW_AD_HOC")?,
+            partition_concurrency: number("SNOWFLAKE_PARTITION_CONCURRENCY", 4, 1, 32)? as usize,
+            statement_timeout: Duration::from_secs(number(
+                "SNOWFLAKE_STATEMENT_TIMEOUT_SECS",
+                600,
+                1,
+                604_800,
+            )?),
+        };
+        if let Some(url) = &snowflake.base_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(AppError::config(format!(
+                "SNOWFLAKE_BASE_URL must be an http(s) URL, not '{url}'"
+            )));
+        }
+        let statements_file = get("SNOWFLAKE_STATEMENTS_FILE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(get("LAMBDA_TASK_ROOT").unwrap_or_else(|| ".".to_owned()))
+                    .join("statements.toml")
+            });
         let service_name = get("SERVICE_NAME")
             .or_else(|| get("AWS_LAMBDA_FUNCTION_NAME"))
             .unwrap_or_else(|| "secret-fetch".to_owned());
@@ -106,6 +157,14 @@ impl Config {
             http_timeout: Duration::from_millis(number("HTTP_TIMEOUT_MS", 29_000, 1_000, 900_000)?),
             metrics_namespace: get("METRICS_NAMESPACE").unwrap_or_else(|| "SecretFetch".to_owned()),
             service_name,
+            snowflake,
+            statements_file,
+            snowflake_request_timeout: Duration::from_millis(number(
+                "SNOWFLAKE_REQUEST_TIMEOUT_MS",
+                30_000,
+                100,
+                900_000,
+            )?),
         })
     }
 }
@@ -132,6 +191,19 @@ mod tests {
         assert_eq!(c.max_response_bytes, 6_000_000);
         assert_eq!(c.http_timeout, Duration::from_secs(29));
         assert_eq!(c.service_name, "secret-fetch");
+        assert!(!c.snowflake.allow_ad_hoc);
+        assert_eq!(c.snowflake.partition_concurrency, 4);
+        assert_eq!(c.statements_file, PathBuf::from("./statements.toml"));
+        let c = from(&[
+            ("LAMBDA_TASK_ROOT", "/var/task"),
+            ("SNOWFLAKE_ALLOW_AD_HOC", "TRUE"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.statements_file,
+            PathBuf::from("/var/task/statements.toml")
+        );
+        assert!(c.snowflake.allow_ad_hoc);
     }
 
     #[test]
@@ -160,6 +232,9 @@ mod tests {
             ("DEFAULT_TASK", "[1]"),
             ("ALPHA_VANTAGE_BASE_URL", "ftp://x"),
             ("ALPHA_VANTAGE_SECRET", "a:b:c:d:e"),
+            ("SNOWFLAKE_ALLOW_AD_HOC", "maybe"),
+            ("SNOWFLAKE_PARTITION_CONCURRENCY", "0"),
+            ("SNOWFLAKE_BASE_URL", "snowflake.example"),
         ] {
             let err = from(&[(k, v)]).unwrap_err();
             assert_eq!(err.kind(), crate::error::ErrorKind::ConfigurationError);

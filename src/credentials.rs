@@ -7,15 +7,27 @@ use crate::error::AppError;
 use crate::secrets::{SecretCache, SecretRef, SecretSource, SecretValue};
 use crate::telemetry::InvocationStats;
 
+/// When to retry after the refresh that follows a rejected credential.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryPolicy {
+    /// Only if the refreshed value differs (the same static key would be
+    /// rejected again).
+    IfChanged,
+    /// Always: the call derives short-lived tokens (a Snowflake JWT) that may
+    /// have been the problem even if the key is unchanged.
+    Always,
+}
+
 /// Read the credential `reference` names and run `call` with it. If `call`
 /// fails with a credential rejection, refresh the secret (bypassing the
-/// cache) and, if the value changed, run `call` once more.
+/// cache) and run `call` once more, as `policy` allows.
 pub async fn with_credential<S, T>(
     secrets: &SecretCache<S>,
     reference: &SecretRef,
     default_keys: &[&str],
     deadline: &Deadline,
     stats: &InvocationStats,
+    policy: RetryPolicy,
     call: impl AsyncFn(&SecretValue) -> Result<T, AppError>,
 ) -> Result<T, AppError>
 where
@@ -41,7 +53,7 @@ where
                 )
                 .await?;
             stats.record_secret(status);
-            if fresh == credential {
+            if policy == RetryPolicy::IfChanged && fresh == credential {
                 tracing::warn!(secret = %reference, "the secret has not changed; not retrying");
                 return Err(rejected);
             }

@@ -17,6 +17,7 @@ pub mod alpha_vantage;
 pub mod app;
 pub mod config;
 pub mod credentials;
+pub mod cursor;
 pub mod deadline;
 pub mod error;
 pub mod response;

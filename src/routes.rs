@@ -31,6 +31,10 @@ pub fn route(req: &HttpRequest) -> Result<Value, AppError> {
             allow(req, "GET")?;
             alpha_vantage_task(function, &req.query)
         }
+        ["snowflake", query] => {
+            allow(req, "GET")?;
+            snowflake_task(query, &req.query)
+        }
         ["fetch"] => {
             allow(req, "POST")?;
             body_task(req)
@@ -43,7 +47,7 @@ fn not_found(req: &HttpRequest) -> AppError {
     AppError::new(
         ErrorKind::NotFound,
         format!(
-            "no route for {} {}; routes are GET /v1/alpha-vantage/{{function}} and POST /v1/fetch",
+            "no route for {} {}; routes are GET /v1/alpha-vantage/{{function}}, GET /v1/snowflake/{{query}} and POST /v1/fetch",
             req.method,
             preview(&req.path)
         ),
@@ -90,6 +94,36 @@ fn alpha_vantage_task(function: &str, query: &[(String, String)]) -> Result<Valu
         };
         task.insert(key.clone(), value);
     }
+    Ok(Value::Object(task))
+}
+
+fn snowflake_task(query: &str, params: &[(String, String)]) -> Result<Value, AppError> {
+    let mut named = Map::new();
+    let mut task = Map::new();
+    task.insert("provider".into(), "snowflake".into());
+    task.insert("query".into(), Value::from(query.to_owned()));
+    for (key, value) in params {
+        match key.as_str() {
+            "max_rows" => {
+                let n: u64 = value.parse().map_err(|_| {
+                    AppError::bad_request("query parameter 'max_rows' must be a whole number")
+                })?;
+                task.insert("max_rows".into(), Value::from(n));
+            }
+            "cursor" => {
+                task.insert("cursor".into(), Value::from(value.as_str()));
+            }
+            "provider" | "query" | "statement" | "bindings" | "params" => {
+                return Err(AppError::bad_request(format!(
+                    "query parameter '{key}' is not allowed here"
+                )));
+            }
+            _ => {
+                named.insert(key.clone(), Value::from(value.as_str()));
+            }
+        }
+    }
+    task.insert("params".into(), Value::Object(named));
     Ok(Value::Object(task))
 }
 
@@ -163,6 +197,30 @@ mod tests {
             t,
             json!({"provider": "alpha_vantage", "function": "TIME_SERIES_INTRADAY", "symbol": "IBM", "interval": "5min", "extended_hours": false})
         );
+    }
+
+    #[test]
+    fn snowflake_get_splits_params_from_paging() {
+        let t = route(&req(
+            "GET",
+            "/v1/snowflake/customers_by_city",
+            &[
+                ("city", "Berlin"),
+                ("max_rows", "50"),
+                ("cursor", "abc.def"),
+            ],
+            None,
+            false,
+        ))
+        .unwrap();
+        assert_eq!(
+            t,
+            json!({"provider": "snowflake", "query": "customers_by_city", "max_rows": 50, "cursor": "abc.def", "params": {"city": "Berlin"}})
+        );
+        for bad in [("max_rows", "many"), ("statement", "drop table x")] {
+            let err = route(&req("GET", "/v1/snowflake/q", &[bad], None, false)).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::BadRequest, "{bad:?}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::alpha_vantage::AlphaVantageTask;
 use crate::error::{AppError, preview};
+use crate::snowflake::SnowflakeTask;
 
 /// A data-fetch task.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -12,6 +13,8 @@ use crate::error::{AppError, preview};
 pub enum TaskRequest {
     /// Market data from Alpha Vantage.
     AlphaVantage(AlphaVantageTask),
+    /// A SQL statement through the Snowflake SQL API v2.
+    Snowflake(SnowflakeTask),
 }
 
 impl TaskRequest {
@@ -29,6 +32,7 @@ impl TaskRequest {
     pub fn provider(&self) -> &'static str {
         match self {
             TaskRequest::AlphaVantage(_) => "alpha_vantage",
+            TaskRequest::Snowflake(_) => "snowflake",
         }
     }
 }
@@ -52,6 +56,11 @@ mod tests {
         let msg = |v| TaskRequest::parse(v).unwrap_err().message().to_owned();
         assert!(msg(json!({"function": "GLOBAL_QUOTE"})).contains("provider"));
         assert!(msg(json!({"provider": "bloomberg"})).contains("alpha_vantage"));
+        assert!(msg(json!({"provider": "bloomberg"})).contains("snowflake"));
+        let t =
+            TaskRequest::parse(json!({"provider": "snowflake", "query": "q", "params": {"a": 1}}))
+                .unwrap();
+        assert_eq!(t.provider(), "snowflake");
         assert!(
             msg(json!({"provider": "alpha_vantage", "function": "GLOBAL_QUOTE", "symbl": "IBM"}))
                 .contains("symbl")

@@ -105,6 +105,15 @@ impl InvocationStats {
         );
     }
 
+    /// Count `calls` upstream calls that ran together in `took` (wall time).
+    pub fn record_upstream_batch(&self, calls: u32, took: Duration) {
+        self.upstream_calls.fetch_add(calls, Ordering::Relaxed);
+        self.upstream_micros.fetch_add(
+            took.as_micros().min(u64::MAX as u128) as u64,
+            Ordering::Relaxed,
+        );
+    }
+
     /// Secret lookups served from the cache.
     pub fn secret_hits(&self) -> u32 {
         self.secret_hits.load(Ordering::Relaxed)

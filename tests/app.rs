@@ -53,6 +53,7 @@ impl World {
             SecretsManagerSource::new(self.sm.clone()),
             http_client().unwrap(),
         )
+        .unwrap()
     }
 
     async fn rotate(&self, value: &str) {

@@ -34,7 +34,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .load()
         .await;
     let secrets = SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&sdk_config));
-    let app = App::new(config, secrets, http_client()?);
+    let app = App::new(config, secrets, http_client()?).inspect_err(|e| {
+        tracing::error!(
+            error_kind = e.kind().as_str(),
+            error = e.message(),
+            "invalid configuration"
+        );
+    })?;
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         app.handle(event)

@@ -1,0 +1,176 @@
+//! Opaque, tamper-evident page cursors.
+//!
+//! A cursor names where the next page of a stored result starts (statement
+//! handle, partition, row offset) and which query it belongs to. It is
+//! `base64url(JSON) "." base64url(HMAC-SHA256)`; the key is derived from the
+//! provider's credential, so every sandbox of the function accepts it without
+//! extra configuration and rotating the credential invalidates old cursors.
+//! Cursors expire after [`MAX_AGE`] (Snowflake keeps results for 24 hours).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// Cursors older than this are refused.
+pub const MAX_AGE: Duration = Duration::from_secs(23 * 3600);
+const MAX_LEN: usize = 2048;
+
+/// Where the next page starts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CursorState {
+    /// Query the cursor belongs to.
+    #[serde(rename = "q")]
+    pub query: String,
+    /// Statement handle of the stored result.
+    #[serde(rename = "h")]
+    pub handle: String,
+    /// Partition of the next row.
+    #[serde(rename = "p")]
+    pub partition: usize,
+    /// Row offset in that partition.
+    #[serde(rename = "o")]
+    pub offset: usize,
+    /// Issued at, epoch seconds.
+    #[serde(rename = "t")]
+    pub issued: u64,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+fn mac(key: &[u8; 32], payload: &[u8]) -> aws_lc_rs::hmac::Tag {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+    aws_lc_rs::hmac::sign(&key, payload)
+}
+
+/// Seal `state` (its `issued` is set to now).
+pub fn seal(mut state: CursorState, key: &[u8; 32]) -> String {
+    state.issued = now_secs();
+    let payload = serde_json::to_vec(&state).unwrap_or_default();
+    let tag = mac(key, &payload);
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(&payload),
+        URL_SAFE_NO_PAD.encode(tag.as_ref())
+    )
+}
+
+/// Open a cursor for `query`; any tampering, another query's cursor, another
+/// credential's cursor or an expired one is a `bad_request`.
+pub fn open(token: &str, key: &[u8; 32], query: &str) -> Result<CursorState, AppError> {
+    let invalid = |why: &str| {
+        AppError::bad_request(format!(
+            "invalid cursor: {why}; run the query again without a cursor"
+        ))
+    };
+    if token.len() > MAX_LEN {
+        return Err(invalid("too long"));
+    }
+    let (payload, tag) = token.split_once('.').ok_or_else(|| invalid("malformed"))?;
+    let payload = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| invalid("malformed"))?;
+    let tag = URL_SAFE_NO_PAD
+        .decode(tag)
+        .map_err(|_| invalid("malformed"))?;
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+    aws_lc_rs::hmac::verify(&key, &payload, &tag)
+        .map_err(|_| invalid("it was altered or issued for another credential"))?;
+    let state: CursorState = serde_json::from_slice(&payload).map_err(|_| invalid("malformed"))?;
+    if state.query != query {
+        return Err(invalid("it belongs to another query"));
+    }
+    if now_secs().saturating_sub(state.issued) > MAX_AGE.as_secs() {
+        return Err(invalid("it has expired"));
+    }
+    Ok(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn state() -> CursorState {
+        CursorState {
+            query: "customers_by_city".into(),
+            handle: "01b9f2c4-0305-7d21-0000-51a10003e2ba".into(),
+            partition: 2,
+            offset: 17,
+            issued: 0,
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let key = [7u8; 32];
+        let token = seal(state(), &key);
+        let back = open(&token, &key, "customers_by_city").unwrap();
+        assert_eq!(
+            (back.partition, back.offset, back.handle.as_str()),
+            (2, 17, state().handle.as_str())
+        );
+        assert!(
+            token
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+            "URL-safe"
+        );
+    }
+
+    #[test]
+    fn tampering_and_misuse_are_bad_requests() {
+        let key = [7u8; 32];
+        let token = seal(state(), &key);
+        let (payload, tag) = token.split_once('.').unwrap();
+        let mut forged = state();
+        forged.partition = 0;
+        let forged_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
+        for (bad, query) in [
+            (format!("{forged_payload}.{tag}"), "customers_by_city"),
+            (
+                format!("{payload}.{}", URL_SAFE_NO_PAD.encode([0u8; 32])),
+                "customers_by_city",
+            ),
+            (token.clone(), "other_query"),
+            ("garbage".to_owned(), "customers_by_city"),
+            ("a.b.c".to_owned(), "customers_by_city"),
+            ("x".repeat(5000), "customers_by_city"),
+        ] {
+            let err = open(&bad, &key, query).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::BadRequest, "{bad}");
+            assert!(err.message().starts_with("invalid cursor"));
+        }
+        assert!(
+            open(&token, &[8u8; 32], "customers_by_city").is_err(),
+            "another credential's key"
+        );
+    }
+
+    #[test]
+    fn expired_cursors_are_refused() {
+        let key = [7u8; 32];
+        let mut old = state();
+        old.issued = now_secs() - MAX_AGE.as_secs() - 10;
+        let payload = serde_json::to_vec(&old).unwrap();
+        let token = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(&payload),
+            URL_SAFE_NO_PAD.encode(mac(&key, &payload).as_ref())
+        );
+        assert!(
+            open(&token, &key, "customers_by_city")
+                .unwrap_err()
+                .message()
+                .contains("expired")
+        );
+    }
+}

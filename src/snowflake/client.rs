@@ -1,0 +1,535 @@
+//! HTTP calls to the SQL API v2: submit, status, cancel, partitions.
+//!
+//! Every request carries the bearer token and its type header, is bounded by
+//! `min(SNOWFLAKE_REQUEST_TIMEOUT_MS, time left)`, and has 429/5xx answers
+//! retried with backoff (honouring `Retry-After`). A submit that is retried
+//! resends the same `requestId` with `retry=true`, so Snowflake never runs the
+//! statement twice. Partition bodies are gunzipped whether or not the HTTP
+//! stack was asked for gzip.
+
+use std::io::Read;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::decode::RowType;
+use crate::deadline::Deadline;
+use crate::error::{AppError, ErrorKind, preview};
+use crate::secrets::SecretValue;
+
+/// Decompressed bodies larger than this are refused.
+pub const MAX_BODY_BYTES: usize = 512 * 1024 * 1024;
+/// Attempts for one request that meets 429/5xx/connection failures.
+const ATTEMPTS: u32 = 4;
+
+/// Where to send requests, and as whom.
+pub struct Connection {
+    /// `https://<account>.snowflakecomputing.com` (or an override).
+    pub base_url: String,
+    /// Bearer token (JWT, PAT or OAuth).
+    pub bearer: SecretValue,
+    /// `X-Snowflake-Authorization-Token-Type`.
+    pub token_type: &'static str,
+}
+
+/// Partition sizes from `resultSetMetaData.partitionInfo`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PartitionInfo {
+    /// Rows in the partition.
+    pub row_count: usize,
+    /// Uncompressed size in bytes.
+    #[serde(default)]
+    pub uncompressed_size: Option<u64>,
+}
+
+/// `resultSetMetaData`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ResultMeta {
+    /// Rows over all partitions.
+    #[serde(default)]
+    pub num_rows: u64,
+    /// One entry per partition.
+    #[serde(default)]
+    pub partition_info: Vec<PartitionInfo>,
+    /// Column descriptions.
+    #[serde(default)]
+    pub row_type: Vec<RowType>,
+}
+
+/// A finished statement: metadata plus partition 0.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ResultSet {
+    /// Metadata (absent on some non-query answers).
+    #[serde(default)]
+    pub result_set_meta_data: Option<ResultMeta>,
+    /// Partition 0 rows.
+    #[serde(default)]
+    pub data: Vec<Vec<Value>>,
+    /// The statement's handle.
+    #[serde(default)]
+    pub statement_handle: String,
+    /// `sqlState` (`00000` on success).
+    #[serde(default)]
+    pub sql_state: Option<String>,
+    /// DML counters.
+    #[serde(default)]
+    pub stats: Option<Map<String, Value>>,
+}
+
+/// What a submit or status request found.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Finished.
+    Done(Box<ResultSet>),
+    /// Still running.
+    Running {
+        /// Poll this handle.
+        handle: String,
+    },
+}
+
+/// The SQL API client (one per process).
+#[derive(Clone, Debug)]
+pub struct SnowflakeClient {
+    http: reqwest::Client,
+    request_timeout: Duration,
+}
+
+struct Answer {
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    body: Vec<u8>,
+}
+
+impl SnowflakeClient {
+    /// A client on the shared HTTP client; `request_timeout` caps one request.
+    pub fn new(http: reqwest::Client, request_timeout: Duration) -> Self {
+        SnowflakeClient {
+            http,
+            request_timeout,
+        }
+    }
+
+    async fn once(
+        &self,
+        conn: &Connection,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+        deadline: &Deadline,
+    ) -> Result<Answer, AppError> {
+        let budget = deadline.bound(self.request_timeout);
+        if budget.is_zero() {
+            return Err(AppError::deadline("the Snowflake request"));
+        }
+        let mut req = self
+            .http
+            .request(method, format!("{}{path_and_query}", conn.base_url))
+            .bearer_auth(conn.bearer.expose())
+            .header("X-Snowflake-Authorization-Token-Type", conn.token_type)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .header(reqwest::header::ACCEPT_ENCODING, "gzip")
+            .timeout(budget);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let mut response = req
+            .send()
+            .await
+            .map_err(|e| transport(e, deadline, budget))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let mut raw = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| transport(e, deadline, budget))?
+        {
+            if raw.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(AppError::new(
+                    ErrorKind::UpstreamFailed,
+                    "Snowflake sent an oversized body",
+                ));
+            }
+            raw.extend_from_slice(&chunk);
+        }
+        Ok(Answer {
+            status,
+            retry_after,
+            body: gunzip(raw)?,
+        })
+    }
+
+    /// Send with retries on 429, 5xx and connection failures. `on_retry` is
+    /// told before each retry (a submit switches to `retry=true`).
+    async fn send(
+        &self,
+        conn: &Connection,
+        method: Method,
+        path: &dyn Fn(bool) -> String,
+        body: Option<&Value>,
+        deadline: &Deadline,
+    ) -> Result<Answer, AppError> {
+        let mut retrying = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self
+                .once(conn, method.clone(), &path(retrying), body, deadline)
+                .await;
+            let (wait, last_error) = match result {
+                Ok(a) if is_retryable(a.status) && attempt < ATTEMPTS => {
+                    let wait = a.retry_after.unwrap_or_else(|| backoff(attempt));
+                    (wait, error_for(&a))
+                }
+                Ok(a) => return Ok(a),
+                Err(e) if e.kind() == ErrorKind::UpstreamFailed && attempt < ATTEMPTS => {
+                    (backoff(attempt), e)
+                }
+                Err(e) => return Err(e),
+            };
+            // Leave time for the retry itself.
+            if deadline.remaining() < wait + Duration::from_millis(500) {
+                return Err(last_error);
+            }
+            tracing::info!(
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                "retrying Snowflake request"
+            );
+            tokio::time::sleep(wait).await;
+            retrying = true;
+        }
+    }
+
+    /// Submit a statement.
+    pub async fn submit(
+        &self,
+        conn: &Connection,
+        body: &Value,
+        request_id: &str,
+        resubmission: bool,
+        deadline: &Deadline,
+    ) -> Result<Outcome, AppError> {
+        let path = |retrying: bool| {
+            let retry = if resubmission || retrying {
+                "&retry=true"
+            } else {
+                ""
+            };
+            format!("/api/v2/statements?requestId={request_id}{retry}")
+        };
+        let answer = self
+            .send(conn, Method::POST, &path, Some(body), deadline)
+            .await?;
+        outcome(answer)
+    }
+
+    /// A statement's status (partition 0 and metadata once done).
+    pub async fn status(
+        &self,
+        conn: &Connection,
+        handle: &str,
+        deadline: &Deadline,
+    ) -> Result<Outcome, AppError> {
+        let path = |_: bool| format!("/api/v2/statements/{}", encode_handle(handle));
+        let answer = self.send(conn, Method::GET, &path, None, deadline).await?;
+        outcome(answer)
+    }
+
+    /// Cancel a running statement (best effort).
+    pub async fn cancel(
+        &self,
+        conn: &Connection,
+        handle: &str,
+        deadline: &Deadline,
+    ) -> Result<(), AppError> {
+        let answer = self
+            .once(
+                conn,
+                Method::POST,
+                &format!("/api/v2/statements/{}/cancel", encode_handle(handle)),
+                Some(&Value::Object(Map::new())),
+                deadline,
+            )
+            .await?;
+        if answer.status.is_success() {
+            Ok(())
+        } else {
+            Err(error_for(&answer))
+        }
+    }
+
+    /// Rows of partition `n` (≥ 1).
+    pub async fn partition(
+        &self,
+        conn: &Connection,
+        handle: &str,
+        n: usize,
+        deadline: &Deadline,
+    ) -> Result<Vec<Vec<Value>>, AppError> {
+        let path = |_: bool| format!("/api/v2/statements/{}?partition={n}", encode_handle(handle));
+        let answer = self.send(conn, Method::GET, &path, None, deadline).await?;
+        if answer.status != StatusCode::OK {
+            return Err(error_for(&answer));
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Partition {
+            Object { data: Vec<Vec<Value>> },
+            Rows(Vec<Vec<Value>>),
+        }
+        match serde_json::from_slice::<Partition>(&answer.body) {
+            Ok(Partition::Object { data } | Partition::Rows(data)) => Ok(data),
+            Err(_) => Err(AppError::new(
+                ErrorKind::UpstreamFailed,
+                format!("Snowflake partition {n} is not the expected JSON"),
+            )),
+        }
+    }
+}
+
+fn encode_handle(handle: &str) -> String {
+    handle
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+fn is_retryable(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
+}
+
+/// Exponential backoff with jitter: ~250 ms, 500 ms, 1 s, … capped at 4 s.
+pub fn backoff(attempt: u32) -> Duration {
+    let base = 250u64
+        .saturating_mul(1 << attempt.saturating_sub(1).min(4))
+        .min(4000);
+    let jitter = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos() as u64
+        % (base / 4 + 1);
+    Duration::from_millis(base + jitter)
+}
+
+fn gunzip(raw: Vec<u8>) -> Result<Vec<u8>, AppError> {
+    if raw.len() < 2 || raw[0] != 0x1f || raw[1] != 0x8b {
+        return Ok(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len() * 8);
+    flate2::read::GzDecoder::new(&raw[..])
+        .take(MAX_BODY_BYTES as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|_| {
+            AppError::new(
+                ErrorKind::UpstreamFailed,
+                "Snowflake sent a corrupt gzip body",
+            )
+        })?;
+    if out.len() > MAX_BODY_BYTES {
+        return Err(AppError::new(
+            ErrorKind::UpstreamFailed,
+            "Snowflake sent an oversized body",
+        ));
+    }
+    Ok(out)
+}
+
+fn outcome(answer: Answer) -> Result<Outcome, AppError> {
+    match answer.status.as_u16() {
+        200 => serde_json::from_slice::<ResultSet>(&answer.body)
+            .map(|rs| Outcome::Done(Box::new(rs)))
+            .map_err(|_| {
+                AppError::new(
+                    ErrorKind::UpstreamFailed,
+                    "Snowflake answered 200 with an unreadable result",
+                )
+            }),
+        202 => {
+            let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+            match body.get("statementHandle").and_then(Value::as_str) {
+                Some(handle) => Ok(Outcome::Running {
+                    handle: handle.to_owned(),
+                }),
+                None => Err(AppError::new(
+                    ErrorKind::UpstreamFailed,
+                    "Snowflake answered 202 without a statement handle",
+                )),
+            }
+        }
+        _ => Err(error_for(&answer)),
+    }
+}
+
+/// The typed error for a non-success answer.
+fn error_for(answer: &Answer) -> AppError {
+    let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+    let code = body.get("code").and_then(Value::as_str).unwrap_or("");
+    let sql_state = body.get("sqlState").and_then(Value::as_str).unwrap_or("");
+    let message = body
+        .get("message")
+        .and_then(Value::as_str)
+        .map(preview)
+        .unwrap_or_else(|| {
+            preview(&String::from_utf8_lossy(
+                &answer.body[..answer.body.len().min(1024)],
+            ))
+        });
+    let status = answer.status.as_u16();
+    let err = match status {
+        401 => AppError::credential_rejected(format!(
+            "Snowflake rejected the credential (code {code}): {message}"
+        )),
+        422 => AppError::new(
+            ErrorKind::SqlError,
+            format!(
+                "Snowflake rejected the statement (sqlState {sql_state}, code {code}): {message}"
+            ),
+        ),
+        408 => AppError::new(
+            ErrorKind::DeadlineExceeded,
+            format!("the Snowflake statement reached its timeout and was cancelled: {message}"),
+        ),
+        429 => AppError::new(
+            ErrorKind::UpstreamThrottled,
+            format!("Snowflake throttled the request: {message}"),
+        ),
+        403 => AppError::new(
+            ErrorKind::UpstreamAuthFailed,
+            format!("Snowflake refused the request (HTTP 403, code {code}): {message}"),
+        ),
+        _ => AppError::new(
+            ErrorKind::UpstreamFailed,
+            format!("Snowflake answered HTTP {status} (code {code}): {message}"),
+        ),
+    };
+    let err = if let Some(after) = answer.retry_after.filter(|_| status == 429) {
+        err.with_retry_after(after)
+    } else {
+        err
+    };
+    if code.is_empty() {
+        err
+    } else if sql_state.is_empty() {
+        err.with_detail("snowflake_code", code)
+    } else {
+        err.with_detail("snowflake_code", code)
+            .with_detail("sql_state", sql_state)
+    }
+}
+
+fn transport(e: reqwest::Error, deadline: &Deadline, budget: Duration) -> AppError {
+    let e = e.without_url();
+    if e.is_timeout() {
+        if deadline.remaining() < Duration::from_millis(50) {
+            return AppError::deadline("the Snowflake request");
+        }
+        return AppError::new(
+            ErrorKind::UpstreamFailed,
+            format!("Snowflake did not answer within {} ms", budget.as_millis()),
+        );
+    }
+    let what = if e.is_connect() {
+        "could not connect to Snowflake"
+    } else {
+        "the request to Snowflake failed"
+    };
+    AppError::new(ErrorKind::UpstreamFailed, what)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn answer(status: u16, body: &str, retry_after: Option<u64>) -> Answer {
+        Answer {
+            status: StatusCode::from_u16(status).unwrap(),
+            retry_after: retry_after.map(Duration::from_secs),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn errors_by_status() {
+        let e = error_for(&answer(
+            422,
+            r#"{"code":"002003","sqlState":"42S02","message":"SQL compilation error:\nTable 'X' does not exist."}"#,
+            None,
+        ));
+        assert_eq!(e.kind(), ErrorKind::SqlError);
+        assert!(e.message().contains("42S02") && e.message().contains("does not exist"));
+        assert_eq!(e.details().unwrap()["sql_state"], "42S02");
+        let e = error_for(&answer(
+            401,
+            r#"{"code":"390144","message":"JWT token is invalid. [x]"}"#,
+            None,
+        ));
+        assert!(e.is_credential_rejected());
+        let e = error_for(&answer(
+            429,
+            r#"{"code":"390505","message":"Too many requests."}"#,
+            Some(3),
+        ));
+        assert_eq!(
+            (e.kind(), e.retry_after()),
+            (ErrorKind::UpstreamThrottled, Some(Duration::from_secs(3)))
+        );
+        assert_eq!(
+            error_for(&answer(408, "{}", None)).kind(),
+            ErrorKind::DeadlineExceeded
+        );
+        assert_eq!(
+            error_for(&answer(503, "<html>down</html>", None)).kind(),
+            ErrorKind::UpstreamFailed
+        );
+    }
+
+    #[test]
+    fn outcomes() {
+        assert!(
+            matches!(outcome(answer(202, r#"{"statementHandle":"h-1"}"#, None)).unwrap(), Outcome::Running { handle } if handle == "h-1")
+        );
+        let done = outcome(answer(200, r#"{"resultSetMetaData":{"numRows":1,"partitionInfo":[{"rowCount":1}],"rowType":[{"name":"A","type":"fixed","scale":0}]},"data":[["1"]],"statementHandle":"h"}"#, None)).unwrap();
+        match done {
+            Outcome::Done(rs) => {
+                assert_eq!(rs.result_set_meta_data.unwrap().partition_info.len(), 1)
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            outcome(answer(202, "{}", None)).unwrap_err().kind(),
+            ErrorKind::UpstreamFailed
+        );
+    }
+
+    #[test]
+    fn gzip_is_detected_by_magic() {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(br#"{"data":[["1"]]}"#).unwrap();
+        let gz = enc.finish().unwrap();
+        assert_eq!(gunzip(gz).unwrap(), br#"{"data":[["1"]]}"#);
+        assert_eq!(gunzip(b"{}".to_vec()).unwrap(), b"{}");
+        assert!(gunzip(vec![0x1f, 0x8b, 0, 1, 2]).is_err());
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(
+            backoff(1) >= Duration::from_millis(250) && backoff(1) < Duration::from_millis(400)
+        );
+        assert!(backoff(10) <= Duration::from_millis(5000));
+        assert_eq!(encode_handle("01b9-x/../y?z"), "01b9-xyz");
+    }
+}

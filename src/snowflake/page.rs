@@ -1,0 +1,261 @@
+//! Assembling one page of rows from a stored result: partition 0 from the
+//! statement's answer, later partitions fetched with bounded parallelism
+//! (in order), until the end, `max_rows`, or the response byte budget — then
+//! the position of the next row, for the cursor.
+
+use std::collections::VecDeque;
+use std::ops::Range;
+
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use serde_json::{Map, Value};
+
+use super::client::{Connection, ResultMeta, SnowflakeClient};
+use super::decode::{RowType, decode_row};
+use crate::deadline::Deadline;
+use crate::error::AppError;
+
+/// Rows of a page and where the next page starts (`None` when complete).
+#[derive(Debug, PartialEq)]
+pub struct Paged {
+    /// Decoded rows.
+    pub rows: Vec<Map<String, Value>>,
+    /// (partition, row offset) of the first row not included.
+    pub next: Option<(usize, usize)>,
+}
+
+/// Fetch partitions `range` concurrently (at most `concurrency` at once),
+/// returned in partition order.
+pub async fn fetch_partitions(
+    client: &SnowflakeClient,
+    conn: &Connection,
+    handle: &str,
+    range: Range<usize>,
+    concurrency: usize,
+    deadline: &Deadline,
+) -> Result<Vec<Vec<Vec<Value>>>, AppError> {
+    stream::iter(range)
+        .map(|n| client.partition(conn, handle, n, deadline))
+        .buffered(concurrency.max(1))
+        .try_collect()
+        .await
+}
+
+/// The encoded size of a row, estimated from its cells (close to the JSON
+/// the decoder produces).
+fn estimate(row_type: &[RowType], cells: &[Value]) -> usize {
+    2 + row_type
+        .iter()
+        .zip(cells)
+        .map(|(c, v)| {
+            c.name.len()
+                + 6
+                + match v {
+                    Value::String(s) => s.len(),
+                    _ => 4,
+                }
+        })
+        .sum::<usize>()
+}
+
+/// Collect rows from `start`; `fetch` loads a range of partitions ≥ 1.
+pub async fn collect<F>(
+    meta: &ResultMeta,
+    first: Vec<Vec<Value>>,
+    start: (usize, usize),
+    max_rows: usize,
+    budget: usize,
+    concurrency: usize,
+    fetch: F,
+) -> Result<Paged, AppError>
+where
+    F: AsyncFn(Range<usize>) -> Result<Vec<Vec<Vec<Value>>>, AppError>,
+{
+    let parts = meta.partition_info.len().max(1);
+    let (mut p, mut offset) = start;
+    if p >= parts {
+        return Err(AppError::bad_request(
+            "invalid cursor: it points past the end of the result",
+        ));
+    }
+    let size = |n: usize| {
+        meta.partition_info
+            .get(n)
+            .and_then(|i| i.uncompressed_size)
+            .unwrap_or(0) as usize
+    };
+    let mut first = Some(first);
+    let mut pending: VecDeque<Vec<Vec<Value>>> = VecDeque::new();
+    let mut rows = Vec::new();
+    let mut bytes = 0usize;
+    while p < parts {
+        if rows.len() >= max_rows || (bytes >= budget && !rows.is_empty()) {
+            return Ok(Paged {
+                rows,
+                next: Some((p, offset)),
+            });
+        }
+        if pending.is_empty() {
+            if p == 0 {
+                pending.push_back(first.take().unwrap_or_default());
+            } else {
+                let room = budget.saturating_sub(bytes);
+                let mut end = p + 1;
+                let mut planned = size(p);
+                while end < parts && end - p < concurrency.max(1) && planned + size(end) <= room {
+                    planned += size(end);
+                    end += 1;
+                }
+                pending.extend(fetch(p..end).await?);
+            }
+        }
+        let data = pending.pop_front().unwrap_or_default();
+        if offset > data.len() {
+            return Err(AppError::bad_request(
+                "invalid cursor: it points past the end of a partition",
+            ));
+        }
+        for (i, cells) in data.into_iter().enumerate().skip(offset) {
+            let est = estimate(&meta.row_type, &cells);
+            if rows.len() >= max_rows || (bytes + est > budget && !rows.is_empty()) {
+                return Ok(Paged {
+                    rows,
+                    next: Some((p, i)),
+                });
+            }
+            bytes += est;
+            rows.push(decode_row(&meta.row_type, cells));
+        }
+        offset = 0;
+        p += 1;
+    }
+    Ok(Paged { rows, next: None })
+}
+
+/// `numRowsInserted` → `num_rows_inserted`.
+pub fn snake(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            if !out.is_empty() {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::cell::RefCell;
+
+    /// 3 partitions of 4 rows: values "p.r".
+    fn meta() -> ResultMeta {
+        serde_json::from_value(json!({
+            "numRows": 12,
+            "partitionInfo": [{"rowCount": 4, "uncompressedSize": 100}, {"rowCount": 4, "uncompressedSize": 100}, {"rowCount": 4, "uncompressedSize": 100}],
+            "rowType": [{"name": "V", "type": "text"}]
+        }))
+        .unwrap()
+    }
+
+    fn partition(p: usize) -> Vec<Vec<Value>> {
+        (0..4).map(|r| vec![json!(format!("{p}.{r}"))]).collect()
+    }
+
+    async fn run(
+        start: (usize, usize),
+        max_rows: usize,
+        budget: usize,
+    ) -> (Vec<String>, Option<(usize, usize)>, Vec<Range<usize>>) {
+        let calls = RefCell::new(Vec::new());
+        let fetch = async |r: Range<usize>| {
+            calls.borrow_mut().push(r.clone());
+            Ok(r.map(partition).collect())
+        };
+        let paged = collect(&meta(), partition(0), start, max_rows, budget, 4, fetch)
+            .await
+            .unwrap();
+        let values = paged
+            .rows
+            .iter()
+            .map(|r| r["V"].as_str().unwrap().to_owned())
+            .collect();
+        (values, paged.next, calls.into_inner())
+    }
+
+    #[tokio::test]
+    async fn whole_result_in_order() {
+        let (values, next, calls) = run((0, 0), usize::MAX, usize::MAX).await;
+        assert_eq!(values.len(), 12);
+        assert_eq!(values[0], "0.0");
+        assert_eq!(values[11], "2.3");
+        assert_eq!(next, None);
+        assert_eq!(calls, vec![1..3], "partitions 1 and 2 fetched together");
+    }
+
+    #[tokio::test]
+    async fn max_rows_pages_and_resumes_exactly() {
+        let (first, next, _) = run((0, 0), 5, usize::MAX).await;
+        assert_eq!(first, ["0.0", "0.1", "0.2", "0.3", "1.0"]);
+        assert_eq!(next, Some((1, 1)));
+        let (second, next, calls) = run((1, 1), 5, usize::MAX).await;
+        assert_eq!(second, ["1.1", "1.2", "1.3", "2.0", "2.1"]);
+        assert_eq!(next, Some((2, 2)));
+        assert_eq!(calls, vec![1..3]);
+        let (third, next, _) = run((2, 2), 5, usize::MAX).await;
+        assert_eq!(third, ["2.2", "2.3"]);
+        assert_eq!(next, None);
+    }
+
+    #[tokio::test]
+    async fn stopping_at_a_partition_boundary_fetches_nothing_more() {
+        let (values, next, calls) = run((0, 0), 4, usize::MAX).await;
+        assert_eq!(values.len(), 4);
+        assert_eq!(next, Some((1, 0)));
+        assert!(calls.is_empty());
+    }
+
+    #[tokio::test]
+    async fn byte_budget_pages_and_always_makes_progress() {
+        let (values, next, _) = run((0, 0), usize::MAX, 30).await;
+        assert_eq!(values.len(), 2, "each row is ~13 bytes");
+        assert_eq!(next, Some((0, 2)));
+        let (values, next, _) = run((0, 0), usize::MAX, 1).await;
+        assert_eq!(
+            values.len(),
+            1,
+            "a row larger than the budget still goes out alone"
+        );
+        assert_eq!(next, Some((0, 1)));
+    }
+
+    #[tokio::test]
+    async fn cursor_past_the_end_is_rejected() {
+        let fetch = async |_r: Range<usize>| Ok(vec![]);
+        assert!(
+            collect(&meta(), partition(0), (3, 0), 1, 1, 4, fetch)
+                .await
+                .is_err()
+        );
+        let fetch = async |r: Range<usize>| Ok(r.map(partition).collect());
+        assert!(
+            collect(&meta(), partition(0), (1, 9), 1, 1, 4, fetch)
+                .await
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn snake_case() {
+        assert_eq!(snake("numRowsInserted"), "num_rows_inserted");
+        assert_eq!(
+            snake("numDuplicateRowsUpdated"),
+            "num_duplicate_rows_updated"
+        );
+    }
+}
