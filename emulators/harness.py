@@ -32,8 +32,18 @@ sys.path.insert(0, str(HERE))
 import alpha_vantage  # noqa: E402
 import runtime_api  # noqa: E402
 import secrets_proxy  # noqa: E402
+import snowflake  # noqa: E402
+import snowflake_demo  # noqa: E402
 
 REGION = "us-east-1"
+SNOWFLAKE_KEYS = ROOT / "tests" / "fixtures" / "snowflake"
+SNOWFLAKE_ACCOUNT = "ACME-ANALYTICS"
+SNOWFLAKE_USER = "SVC_SECRET_FETCH"
+
+
+def snowflake_private_key() -> str:
+    """The test-only key pair's private key (PKCS#8 PEM)."""
+    return (SNOWFLAKE_KEYS / "rsa_key.p8").read_text()
 
 
 def free_port() -> int:
@@ -175,14 +185,22 @@ class Function:
 
 
 class Stack:
-    """moto + secrets proxy + Alpha Vantage stand-in, ready for functions."""
+    """moto + secrets proxy + Alpha Vantage and Snowflake stand-ins, ready
+    for functions."""
 
-    def __init__(self, av_keys: list[str], premium_keys: list[str] | None = None, today: str = "2026-01-15"):
+    def __init__(self, av_keys: list[str], premium_keys: list[str] | None = None, today: str = "2026-01-15",
+                 snowflake_tokens: dict[str, str] | None = None):
         self.moto = Moto()
         self.proxy, self.proxy_stats = secrets_proxy.serve(self.moto.url)
         self.secrets_url = f"http://127.0.0.1:{self.proxy.server_address[1]}"
         self.av_server, _ = alpha_vantage.serve("127.0.0.1", 0, av_keys, premium_keys or [], today)
         self.av_url = f"http://127.0.0.1:{self.av_server.server_address[1]}/query"
+        self.sf_server, self.sf = snowflake.serve(
+            "127.0.0.1", 0, account=SNOWFLAKE_ACCOUNT, user=SNOWFLAKE_USER,
+            public_key_pem=(SNOWFLAKE_KEYS / "rsa_key.pub").read_bytes(), tokens=snowflake_tokens or {},
+        )
+        self.sf_url = f"http://127.0.0.1:{self.sf_server.server_address[1]}"
+        self.sf_sql = snowflake_demo.register(self.sf)
         self.functions: list[Function] = []
 
     def function_env(self, **overrides: str) -> dict[str, str]:
@@ -191,6 +209,12 @@ class Stack:
             "AWS_SECRET_ACCESS_KEY": "test",
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": self.secrets_url,
             "ALPHA_VANTAGE_BASE_URL": self.av_url,
+            "SNOWFLAKE_BASE_URL": self.sf_url,
+            "SNOWFLAKE_ACCOUNT": SNOWFLAKE_ACCOUNT.lower(),
+            "SNOWFLAKE_WAREHOUSE": "REPORTING_WH",
+            "SNOWFLAKE_DATABASE": "ANALYTICS",
+            "SNOWFLAKE_SCHEMA": "PUBLIC",
+            "SNOWFLAKE_STATEMENTS_FILE": str(ROOT / "statements.toml"),
         }
         env.update(overrides)
         return env
@@ -217,5 +241,6 @@ class Stack:
         for fn in self.functions:
             fn.stop()
         self.av_server.shutdown()
+        self.sf_server.shutdown()
         self.proxy.shutdown()
         self.moto.stop()

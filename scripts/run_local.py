@@ -1,10 +1,12 @@
 """Invoke the real bootstrap binary with sample events and print the rows.
 
-Local mode (default): moto holds the secret `secret-fetch/alpha-vantage`
-({"apikey": "local-demo-key"}), the Alpha Vantage stand-in accepts that key.
+Local mode (default): moto holds the secrets `secret-fetch/alpha-vantage`
+({"apikey": "local-demo-key"}) and `secret-fetch/snowflake` (a test key pair,
+account and user); the Alpha Vantage stand-in accepts that key and the
+Snowflake SQL API stand-in verifies the JWTs signed with that key.
 --aws mode: nothing is emulated but the Lambda Runtime API; the binary reads
-ALPHA_VANTAGE_SECRET from real Secrets Manager with your AWS credentials and
-calls the real Alpha Vantage.
+ALPHA_VANTAGE_SECRET / SNOWFLAKE_SECRET from real Secrets Manager with your
+AWS credentials and calls the real services.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import harness  # noqa: E402
 
 DEMO_KEY = "local-demo-key"
 SECRET_NAME = "secret-fetch/alpha-vantage"
+SNOWFLAKE_SECRET = "secret-fetch/snowflake"
 DEFAULT_TASK = {"provider": "alpha_vantage", "function": "GLOBAL_QUOTE", "symbol": "IBM"}
 
 
@@ -40,7 +43,8 @@ def show(name: str, failed: bool, body, rows_shown: int, full: bool) -> bool:
     if "error" in body:
         print(f"   error {body['error']['kind']}: {body['error']['message']}")
         return False
-    print(f"   {body['row_count']} rows; columns: " + ", ".join(f"{c['name']}:{c['type']}" for c in body["columns"]))
+    more = "; more: next_cursor" if body.get("next_cursor") else ""
+    print(f"   {body['row_count']} rows{more}; columns: " + ", ".join(f"{c['name']}:{c['type']}" for c in body["columns"]))
     for row in body["rows"][:rows_shown]:
         print("   " + json.dumps(row))
     if body["row_count"] > rows_shown:
@@ -62,14 +66,23 @@ def main() -> int:
         if not os.environ.get("ALPHA_VANTAGE_SECRET"):
             print("--aws needs ALPHA_VANTAGE_SECRET (a secret reference) and AWS credentials in the environment")
             return 2
-        passthrough = [k for k in os.environ if k.startswith("AWS_") or k in ("ALPHA_VANTAGE_SECRET",)]
+        passthrough = [k for k in os.environ if k.startswith(("AWS_", "SNOWFLAKE_")) or k == "ALPHA_VANTAGE_SECRET"]
         env = {k: os.environ[k] for k in passthrough}
         env.setdefault("DEFAULT_TASK", json.dumps(DEFAULT_TASK))
         fn = harness.Function(env)
     else:
         stack = harness.Stack(av_keys=[DEMO_KEY])
         stack.moto.put(SECRET_NAME, json.dumps({"apikey": DEMO_KEY}))
-        fn = stack.start_function(env={"ALPHA_VANTAGE_SECRET": SECRET_NAME, "DEFAULT_TASK": json.dumps(DEFAULT_TASK)})
+        stack.moto.put(SNOWFLAKE_SECRET, json.dumps({
+            "private_key": harness.snowflake_private_key(),
+            "account": harness.SNOWFLAKE_ACCOUNT,
+            "user": harness.SNOWFLAKE_USER.lower(),
+        }))
+        fn = stack.start_function(env={
+            "ALPHA_VANTAGE_SECRET": SECRET_NAME,
+            "SNOWFLAKE_SECRET": SNOWFLAKE_SECRET,
+            "DEFAULT_TASK": json.dumps(DEFAULT_TASK),
+        })
     ok = True
     try:
         for path in events:

@@ -645,6 +645,15 @@ params = [
     }
 
     #[test]
+    fn the_shipped_statements_file_is_valid() {
+        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/statements.toml"));
+        let s = Statements::load(path).unwrap();
+        assert!(s.len() >= 3);
+        assert!(s.get("customers_by_city").is_ok());
+        assert!(Statements::load(Path::new("/nonexistent/statements.toml")).unwrap().is_empty());
+    }
+
+    #[test]
     fn placeholders_skip_literals_and_comments() {
         assert_eq!(
             count_placeholders("select ? , '?' , \"?\" -- ?\n, ? /* ? */ , $$?$$"),
