@@ -21,13 +21,18 @@ import harness  # noqa: E402
 SENTINEL = "SENTINEL-av-key-7f3a9c1e5b"
 PREMIUM = "SENTINEL-premium-key-0d4e8b"
 SECRET = "secret-fetch/alpha-vantage"
+SF_SECRET = "secret-fetch/snowflake"
+SF_PAT = "SENTINEL-snowflake-pat-5c9e2a"
 DEFAULT_TASK = {"provider": "alpha_vantage", "function": "GLOBAL_QUOTE", "symbol": "IBM"}
 
 
 @pytest.fixture(scope="session")
 def stack():
-    s = harness.Stack(av_keys=[SENTINEL], premium_keys=[PREMIUM])
+    s = harness.Stack(av_keys=[SENTINEL], premium_keys=[PREMIUM],
+                      snowflake_tokens={SF_PAT: "PROGRAMMATIC_ACCESS_TOKEN"})
     s.moto.put(SECRET, json.dumps({"apikey": SENTINEL, "note": "json secret"}))
+    s.moto.put(SF_SECRET, json.dumps({"private_key": harness.snowflake_private_key(),
+                                      "user": "svc_secret_fetch", "role": "SECRET_FETCH_READER"}))
     yield s
     s.stop()
 
@@ -38,6 +43,7 @@ def fn(stack):
     return stack.start_function(
         env={
             "ALPHA_VANTAGE_SECRET": SECRET,
+            "SNOWFLAKE_SECRET": SF_SECRET,
             "DEFAULT_TASK": json.dumps(DEFAULT_TASK),
             "AWS_LAMBDA_LOG_LEVEL": "TRACE",
         }

@@ -8,19 +8,31 @@ import json
 import pytest
 from conftest import ROOT, events, http_body
 
-# file → (HTTP status or None for direct/scheduled, function, date column, start, end)
+# file → (HTTP status or None for direct/scheduled, provider, what, date column, start, end)
+# `what` is the Alpha Vantage function or the Snowflake query.
 EXPECTED = {
-    "console-alpha-vantage-daily.json": (None, "TIME_SERIES_DAILY", "date", "2025-12-01", "2025-12-31"),
-    "eventbridge-alpha-vantage-fx.json": (None, "FX_DAILY", "date", "2026-01-05", "2026-01-09"),
-    "eventbridge-rule-input-alpha-vantage-quote.json": (None, "GLOBAL_QUOTE", None, None, None),
-    "scheduler-input-alpha-vantage-weekly.json": (None, "TIME_SERIES_WEEKLY_ADJUSTED", "date", "2025-10-01", None),
-    "scheduler-default-notification.json": (None, "GLOBAL_QUOTE", None, None, None),
-    "rest-get-alpha-vantage-intraday.json": (200, "TIME_SERIES_INTRADAY", "timestamp", "2026-01-15", "2026-01-15"),
-    "rest-post-alpha-vantage-exchange-rate.json": (200, "CURRENCY_EXCHANGE_RATE", None, None, None),
-    "http-api-get-alpha-vantage-monthly.json": (200, "TIME_SERIES_MONTHLY", "date", "2025-01-01", "2025-12-31"),
-    "http-api-post-alpha-vantage-fx-weekly.json": (200, "FX_WEEKLY", "date", "2025-12-01", None),
-    "function-url-post-alpha-vantage-crypto.json": (200, "DIGITAL_CURRENCY_DAILY", "date", "2026-01-10", "2026-01-15"),
+    "console-alpha-vantage-daily.json": (None, "alpha_vantage", "TIME_SERIES_DAILY", "date", "2025-12-01", "2025-12-31"),
+    "eventbridge-alpha-vantage-fx.json": (None, "alpha_vantage", "FX_DAILY", "date", "2026-01-05", "2026-01-09"),
+    "eventbridge-rule-input-alpha-vantage-quote.json": (None, "alpha_vantage", "GLOBAL_QUOTE", None, None, None),
+    "scheduler-input-alpha-vantage-weekly.json": (None, "alpha_vantage", "TIME_SERIES_WEEKLY_ADJUSTED", "date", "2025-10-01", None),
+    "scheduler-default-notification.json": (None, "alpha_vantage", "GLOBAL_QUOTE", None, None, None),
+    "rest-get-alpha-vantage-intraday.json": (200, "alpha_vantage", "TIME_SERIES_INTRADAY", "timestamp", "2026-01-15", "2026-01-15"),
+    "rest-post-alpha-vantage-exchange-rate.json": (200, "alpha_vantage", "CURRENCY_EXCHANGE_RATE", None, None, None),
+    "http-api-get-alpha-vantage-monthly.json": (200, "alpha_vantage", "TIME_SERIES_MONTHLY", "date", "2025-01-01", "2025-12-31"),
+    "http-api-post-alpha-vantage-fx-weekly.json": (200, "alpha_vantage", "FX_WEEKLY", "date", "2025-12-01", None),
+    "function-url-post-alpha-vantage-crypto.json": (200, "alpha_vantage", "DIGITAL_CURRENCY_DAILY", "date", "2026-01-10", "2026-01-15"),
+    "console-snowflake-customers.json": (None, "snowflake", "customers_by_city", None, None, None),
+    "console-snowflake-insert-many.json": (None, "snowflake", "add_customers", None, None, None),
+    "eventbridge-snowflake-daily-orders.json": (None, "snowflake", "daily_orders", None, None, None),
+    "scheduler-input-snowflake-daily-orders.json": (None, "snowflake", "daily_orders", None, None, None),
+    "rest-get-snowflake-customers.json": (200, "snowflake", "customers_by_city", None, None, None),
+    "http-api-get-snowflake-customers.json": (200, "snowflake", "customers_by_city", None, None, None),
+    "http-api-post-snowflake-daily-orders.json": (200, "snowflake", "daily_orders", None, None, None),
+    "function-url-get-snowflake-daily-orders.json": (200, "snowflake", "daily_orders", None, None, None),
 }
+
+# What the Snowflake stand-in's canned results give (emulators/snowflake_demo.py).
+SNOWFLAKE_ROWS = {"customers_by_city": 2500, "daily_orders": 14, "add_customers": 1}
 
 
 def test_every_event_file_has_an_expectation():
@@ -33,14 +45,15 @@ def test_every_event_file_has_an_expectation():
 
 @pytest.mark.parametrize("path", events(), ids=lambda p: p.name)
 def test_event(fn, path):
-    status, function, date_col, start, end = EXPECTED[path.name]
-    failed, response = fn.invoke(json.loads(path.read_text()))
+    status, provider, what, date_col, start, end = EXPECTED[path.name]
+    event = json.loads(path.read_text())
+    failed, response = fn.invoke(event)
     assert not failed, response
     if status is None:
         body = response
         assert "statusCode" not in body
     else:
-        assert response["statusCode"] == status
+        assert response["statusCode"] == status, response
         assert response["headers"]["content-type"] == "application/json"
         assert response["isBase64Encoded"] is False
         if path.name.startswith("rest-"):
@@ -48,14 +61,18 @@ def test_event(fn, path):
         else:
             assert "multiValueHeaders" not in response and response["cookies"] == []
         body = http_body(response)
-    assert body["provider"] == "alpha_vantage"
-    assert body["meta"]["function"] == function
-    assert body["next_cursor"] is None
+    assert body["provider"] == provider
     rows = body["rows"]
     assert body["row_count"] == len(rows) > 0
     names = [c["name"] for c in body["columns"]]
     for row in rows:
         assert list(row) == names, "every row has every column, in column order"
+    if provider == "snowflake":
+        check_snowflake(event, body, what)
+        return
+    assert body["meta"]["function"] == what
+    assert body["next_cursor"] is None
+    for row in rows:
         for key in row:
             assert not key[0].isdigit() and key == key.lower() and " " not in key, key
     types = {c["name"]: c["type"] for c in body["columns"]}
@@ -73,3 +90,19 @@ def test_event(fn, path):
             assert days[-1] <= end
     else:
         assert len(rows) == 1
+
+
+def check_snowflake(event, body, query):
+    assert body["meta"]["query"] == query
+    assert body["meta"]["num_rows"] == SNOWFLAKE_ROWS[query]
+    task = event.get("detail") or event
+    if "queryStringParameters" in event and "max_rows" in (event["queryStringParameters"] or {}):
+        max_rows = int(event["queryStringParameters"]["max_rows"])
+    else:
+        max_rows = task.get("max_rows") if isinstance(task, dict) else None
+    expected = min(SNOWFLAKE_ROWS[query], max_rows or 10**9)
+    assert body["row_count"] == expected
+    assert (body["next_cursor"] is not None) == (expected < SNOWFLAKE_ROWS[query])
+    if query == "add_customers":
+        assert body["rows"] == [{"number of rows inserted": 3}]
+        assert body["meta"]["stats"] == {"num_rows_inserted": 3}

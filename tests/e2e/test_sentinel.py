@@ -4,10 +4,22 @@ output of every function the other end-to-end tests started."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
-from conftest import PREMIUM, SENTINEL, events
+import harness
+from conftest import PREMIUM, SENTINEL, SF_PAT, events
 from test_behaviour import quote, rest_get, task
+
+
+# header.payload.signature, both JSON parts base64url ("eyJ" = '{"').
+JWT = re.compile(r"eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+")
+
+
+def test_jwt_pattern_matches_a_real_jwt():
+    import snowflake as sf
+    token = sf.mint_jwt(harness.snowflake_private_key().encode(), "ACME", "USER")
+    assert JWT.search(f"Authorization: Bearer {token}")
 
 
 def test_sentinel_secret_never_leaves_the_function(stack, fn):
@@ -19,14 +31,23 @@ def test_sentinel_secret_never_leaves_the_function(stack, fn):
         responses.append(fn.invoke(json.loads(path.read_text())))
     for event in (quote("LIMIT"), quote("UNKNOWN"), quote("HTML"), quote("DEMO"), quote("BURST"),
                   task(function="TIME_SERIES_DAILY_ADJUSTED", symbol="IBM"), {"hello": 1},
-                  rest_get("/v1/alpha-vantage/GLOBAL_QUOTE", {"symbol": "LIMIT"})):
+                  rest_get("/v1/alpha-vantage/GLOBAL_QUOTE", {"symbol": "LIMIT"}),
+                  {"provider": "snowflake", "query": "customers_by_city", "params": {"city": "x"}, "max_rows": 2},
+                  {"provider": "snowflake", "query": "nope"}):
         responses.append(fn.invoke(event))
     time.sleep(0.2)
     haystacks = [json.dumps(r) for r in responses] + [fn.output()]
     for f in stack.functions:
         haystacks.append(f.output())
+    # A line from the middle of the Snowflake private key's PEM body.
+    key_line = harness.snowflake_private_key().splitlines()[5]
+    assert len(key_line) > 40
     for text in haystacks:
         assert SENTINEL not in text
         assert "SENTINEL-rotate" not in text
+        assert "SENTINEL-password" not in text
         assert PREMIUM not in text
+        assert SF_PAT not in text
+        assert key_line not in text
+        assert not JWT.search(text), "a JWT reached the output"
     assert len(fn.output()) > 1000, "the function did log (at TRACE)"
