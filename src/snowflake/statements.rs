@@ -650,7 +650,11 @@ params = [
         let s = Statements::load(path).unwrap();
         assert!(s.len() >= 3);
         assert!(s.get("customers_by_city").is_ok());
-        assert!(Statements::load(Path::new("/nonexistent/statements.toml")).unwrap().is_empty());
+        assert!(
+            Statements::load(Path::new("/nonexistent/statements.toml"))
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -88,7 +88,12 @@ impl SnowflakeTask {
                     key: name.clone(),
                     name: Some(name.clone()),
                     sql: st.sql.clone(),
-                    bindings: st.bindings(&self.params)?,
+                    // A cursor continues a stored result: nothing is bound again.
+                    bindings: if self.cursor.is_some() {
+                        BTreeMap::new()
+                    } else {
+                        st.bindings(&self.params)?
+                    },
                     timeout_secs: st.timeout_secs,
                     max_rows,
                 })
@@ -155,6 +160,14 @@ mod tests {
             .unwrap();
         assert_eq!((p.key.as_str(), p.max_rows), ("by_city", 10));
         assert_eq!(p.bindings["1"].value, json!("Berlin"));
+    }
+
+    #[test]
+    fn a_cursor_needs_no_parameters() {
+        let p = task(json!({"query": "by_city", "cursor": "abc.def"}))
+            .plan(&statements(), TriggerKind::ApiGatewayRest, false)
+            .unwrap();
+        assert!(p.bindings.is_empty());
     }
 
     #[test]

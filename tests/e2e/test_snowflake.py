@@ -108,6 +108,8 @@ def test_byte_budget_pages_without_max_rows(stack):
 def test_tampered_and_foreign_cursors_are_rejected(fn):
     failed, body = fn.invoke(customers(max_rows=5))
     cursor = body["next_cursor"]
+    failed, page = fn.invoke(sf_task("customers_by_city", cursor=cursor, max_rows=5))
+    assert not failed and page["rows"][0]["ID"] == 6, "a cursor needs no parameters again"
     payload, tag = cursor.split(".")
     forged = payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + "." + tag
     for task in (customers(cursor=forged), sf_task("daily_orders", params={"start": "2026-01-01", "end": "2026-01-02"}, cursor=cursor)):
