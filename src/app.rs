@@ -316,15 +316,3 @@ fn allowed_methods(err: &AppError) -> String {
     // The message ends "use GET" / "use POST".
     err.message().rsplit(' ').next().unwrap_or("GET").to_owned()
 }
-
-/// The HTTP client shared by every provider: rustls, HTTP/2 when offered,
-/// bounded connect time, pooled connections kept for warm invocations.
-pub fn http_client() -> Result<reqwest::Client, AppError> {
-    reqwest::Client::builder()
-        .user_agent(concat!("secret-fetch/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .pool_idle_timeout(std::time::Duration::from_secs(60))
-        .tcp_nodelay(true)
-        .build()
-        .map_err(|e| AppError::config(format!("could not build the HTTP client: {e}")))
-}

@@ -27,7 +27,9 @@ pub mod snowflake;
 pub mod task;
 pub mod telemetry;
 pub mod trigger;
+pub mod upstream;
 
-pub use app::{App, http_client};
+pub use app::App;
 pub use config::Config;
 pub use error::{AppError, ErrorKind};
+pub use upstream::http_client;

@@ -141,11 +141,7 @@ pub fn classify(event: Value, default_task: Option<&Value>) -> Result<Invocation
                 preview(&e.to_string())
             ))
         })?;
-        let query = req
-            .query_string_parameters
-            .iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
+        let query = query_pairs(&req.query_string_parameters);
         return Ok(Invocation::Http {
             trigger: TriggerKind::ApiGatewayRest,
             style: HttpStyle::Rest,
@@ -182,11 +178,7 @@ pub fn classify(event: Value, default_task: Option<&Value>) -> Result<Invocation
             }
             _ => raw_path,
         };
-        let query = req
-            .query_string_parameters
-            .iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
+        let query = query_pairs(&req.query_string_parameters);
         return Ok(Invocation::Http {
             trigger: if is_url {
                 TriggerKind::FunctionUrl
@@ -249,6 +241,13 @@ pub fn classify(event: Value, default_task: Option<&Value>) -> Result<Invocation
     Err(unrecognized(
         "the event is neither a task (no 'provider' field) nor an API Gateway, Function URL or EventBridge event",
     ))
+}
+
+/// First value of each query parameter.
+fn query_pairs(map: &aws_lambda_events::query_map::QueryMap) -> Vec<(String, String)> {
+    map.iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
 }
 
 fn type_name(v: &Value) -> &'static str {

@@ -15,6 +15,9 @@ use super::task::AlphaVantageTask;
 use crate::deadline::Deadline;
 use crate::error::{AppError, ErrorKind, preview};
 use crate::secrets::SecretValue;
+use crate::upstream::{read_body, transport_error};
+
+const SERVICE: &str = "Alpha Vantage";
 
 /// Bodies larger than this are refused (a full intraday month is ~2 MB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -51,8 +54,7 @@ impl AlphaVantageClient {
         }
         let mut params = task.query();
         params.push(("apikey", key.expose().to_owned()));
-        let fail = |e: reqwest::Error| transport_error(e, deadline, budget);
-        let mut response = self
+        let response = self
             .http
             .get(&self.base_url)
             .query(&params)
@@ -60,24 +62,10 @@ impl AlphaVantageClient {
             .timeout(budget)
             .send()
             .await
-            .map_err(fail)?;
+            .map_err(|e| transport_error(SERVICE, e, deadline, budget))?;
         drop(params);
         let status = response.status();
-        let mut bytes = Vec::with_capacity(
-            response
-                .content_length()
-                .unwrap_or(16 * 1024)
-                .min(MAX_BODY_BYTES as u64) as usize,
-        );
-        while let Some(chunk) = response.chunk().await.map_err(fail)? {
-            if bytes.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(AppError::new(
-                    ErrorKind::UpstreamFailed,
-                    format!("Alpha Vantage sent more than {MAX_BODY_BYTES} bytes"),
-                ));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let bytes = read_body(SERVICE, response, MAX_BODY_BYTES, deadline, budget).await?;
         let shown = || {
             preview(&redact(
                 &String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]),
@@ -118,29 +106,4 @@ impl AlphaVantageClient {
         classify(task, &body, key.expose())?;
         Ok(body)
     }
-}
-
-fn transport_error(e: reqwest::Error, deadline: &Deadline, budget: Duration) -> AppError {
-    // `without_url`: the URL holds the key.
-    let e = e.without_url();
-    if e.is_timeout() {
-        if deadline.remaining() < Duration::from_millis(50) {
-            return AppError::deadline("the Alpha Vantage request");
-        }
-        return AppError::new(
-            ErrorKind::UpstreamFailed,
-            format!(
-                "Alpha Vantage did not answer within {} ms",
-                budget.as_millis()
-            ),
-        );
-    }
-    let what = if e.is_connect() {
-        "could not connect to Alpha Vantage"
-    } else if e.is_body() || e.is_decode() {
-        "the Alpha Vantage response broke off"
-    } else {
-        "the request to Alpha Vantage failed"
-    };
-    AppError::new(ErrorKind::UpstreamFailed, what)
 }

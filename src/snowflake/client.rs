@@ -18,6 +18,9 @@ use super::decode::RowType;
 use crate::deadline::Deadline;
 use crate::error::{AppError, ErrorKind, preview};
 use crate::secrets::SecretValue;
+use crate::upstream::{read_body, transport_error};
+
+const SERVICE: &str = "Snowflake";
 
 /// Decompressed bodies larger than this are refused.
 pub const MAX_BODY_BYTES: usize = 512 * 1024 * 1024;
@@ -138,10 +141,10 @@ impl SnowflakeClient {
         if let Some(body) = body {
             req = req.json(body);
         }
-        let mut response = req
+        let response = req
             .send()
             .await
-            .map_err(|e| transport(e, deadline, budget))?;
+            .map_err(|e| transport_error(SERVICE, e, deadline, budget))?;
         let status = response.status();
         let retry_after = response
             .headers()
@@ -149,20 +152,7 @@ impl SnowflakeClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let mut raw = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| transport(e, deadline, budget))?
-        {
-            if raw.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(AppError::new(
-                    ErrorKind::UpstreamFailed,
-                    "Snowflake sent an oversized body",
-                ));
-            }
-            raw.extend_from_slice(&chunk);
-        }
+        let raw = read_body(SERVICE, response, MAX_BODY_BYTES, deadline, budget).await?;
         Ok(Answer {
             status,
             retry_after,
@@ -170,8 +160,8 @@ impl SnowflakeClient {
         })
     }
 
-    /// Send with retries on 429, 5xx and connection failures. `on_retry` is
-    /// told before each retry (a submit switches to `retry=true`).
+    /// Send with retries on 429, 5xx and connection failures. `path` gets
+    /// whether this is a retry (a submit then adds `retry=true`).
     async fn send(
         &self,
         conn: &Connection,
@@ -427,25 +417,6 @@ fn error_for(answer: &Answer) -> AppError {
         err.with_detail("snowflake_code", code)
             .with_detail("sql_state", sql_state)
     }
-}
-
-fn transport(e: reqwest::Error, deadline: &Deadline, budget: Duration) -> AppError {
-    let e = e.without_url();
-    if e.is_timeout() {
-        if deadline.remaining() < Duration::from_millis(50) {
-            return AppError::deadline("the Snowflake request");
-        }
-        return AppError::new(
-            ErrorKind::UpstreamFailed,
-            format!("Snowflake did not answer within {} ms", budget.as_millis()),
-        );
-    }
-    let what = if e.is_connect() {
-        "could not connect to Snowflake"
-    } else {
-        "the request to Snowflake failed"
-    };
-    AppError::new(ErrorKind::UpstreamFailed, what)
 }
 
 #[cfg(test)]
