@@ -242,8 +242,12 @@ impl<S: SecretSource> App<S> {
                 if let Some(after) = err.retry_after() {
                     headers.push(("retry-after", after.as_secs().max(1).to_string()));
                 }
-                if err.kind() == ErrorKind::MethodNotAllowed {
-                    headers.push(("allow", allowed_methods(&err)));
+                if let Some(allow) = err
+                    .details()
+                    .and_then(|d| d.get("allow"))
+                    .and_then(Value::as_str)
+                {
+                    headers.push(("allow", allow.to_owned()));
                 }
                 let body = error_body(&err, request_id).to_string();
                 let response = proxy(style, err.kind().http_status(), &body, &headers)
@@ -310,9 +314,4 @@ fn proxy(
 ) -> Result<Box<RawValue>, AppError> {
     serde_json::value::to_raw_value(&http_response(style, status, body, headers))
         .map_err(|e| AppError::internal(format!("could not serialize the response: {e}")))
-}
-
-fn allowed_methods(err: &AppError) -> String {
-    // The message ends "use GET" / "use POST".
-    err.message().rsplit(' ').next().unwrap_or("GET").to_owned()
 }

@@ -65,7 +65,8 @@ fn allow(req: &HttpRequest, method: &str) -> Result<(), AppError> {
                 req.method,
                 preview(&req.path)
             ),
-        ))
+        )
+        .with_detail("allow", method))
     }
 }
 
