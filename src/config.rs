@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::error::AppError;
 use crate::secrets::SecretRef;
 use crate::snowflake::SnowflakeSettings;
+use crate::snowflake::auth::Session;
 
 /// Default Alpha Vantage endpoint.
 pub const ALPHA_VANTAGE_DEFAULT_URL: &str = "https://www.alphavantage.co/query";
@@ -108,12 +109,14 @@ impl Config {
             secret: get("SNOWFLAKE_SECRET")
                 .map(|s| SecretRef::parse(&s))
                 .transpose()?,
-            account: get("SNOWFLAKE_ACCOUNT"),
-            user: get("SNOWFLAKE_USER"),
-            role: get("SNOWFLAKE_ROLE"),
-            warehouse: get("SNOWFLAKE_WAREHOUSE"),
-            database: get("SNOWFLAKE_DATABASE"),
-            schema: get("SNOWFLAKE_SCHEMA"),
+            session: Session {
+                account: get("SNOWFLAKE_ACCOUNT"),
+                user: get("SNOWFLAKE_USER"),
+                role: get("SNOWFLAKE_ROLE"),
+                warehouse: get("SNOWFLAKE_WAREHOUSE"),
+                database: get("SNOWFLAKE_DATABASE"),
+                schema: get("SNOWFLAKE_SCHEMA"),
+            },
             base_url: get("SNOWFLAKE_BASE_URL"),
             allow_ad_hoc: flag("SNOWFLAKE_ALLOW_AD_HOC")?,
             partition_concurrency: number("SNOWFLAKE_PARTITION_CONCURRENCY", 4, 1, 32)? as usize,

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-use self::auth::{Auth, Credential, JwtCache};
+use self::auth::{Auth, Credential, JwtCache, Session};
 use self::client::{Connection, Outcome, ResultSet, SnowflakeClient};
 use self::statements::Statements;
 use self::task::Plan;
@@ -44,12 +44,7 @@ pub struct SnowflakeSettings {
     /// `SNOWFLAKE_SECRET`.
     pub secret: Option<SecretRef>,
     /// `SNOWFLAKE_ACCOUNT`, `_USER`, `_ROLE`, `_WAREHOUSE`, `_DATABASE`, `_SCHEMA`.
-    pub account: Option<String>,
-    pub user: Option<String>,
-    pub role: Option<String>,
-    pub warehouse: Option<String>,
-    pub database: Option<String>,
-    pub schema: Option<String>,
+    pub session: Session,
     /// `SNOWFLAKE_BASE_URL`: instead of `https://<account>.snowflakecomputing.com`.
     pub base_url: Option<String>,
     /// `SNOWFLAKE_ALLOW_AD_HOC`.
@@ -117,7 +112,8 @@ impl Snowflake {
                     self.jwt.clear();
                 }
                 let credential = self.credential(secret, reference)?;
-                let conn = self.connect(&credential)?;
+                let session = credential.session.or(&self.settings.session);
+                let conn = self.connect(&credential.auth, &session)?;
                 let run = Run {
                     provider: self,
                     conn: &conn,
@@ -131,7 +127,7 @@ impl Snowflake {
                             .await?
                     }
                     None => (
-                        run.execute(&credential, &request_id, &submitted).await?,
+                        run.execute(&session, &request_id, &submitted).await?,
                         (0, 0),
                     ),
                 };
@@ -163,12 +159,12 @@ impl Snowflake {
         Ok(credential)
     }
 
-    fn connect(&self, credential: &Credential) -> Result<Connection, AppError> {
-        let account = credential
-            .account
-            .as_deref()
-            .or(self.settings.account.as_deref())
-            .ok_or_else(|| AppError::config("the Snowflake account is not set (SNOWFLAKE_ACCOUNT or 'account' in the secret)"))?;
+    fn connect(&self, auth: &Auth, session: &Session) -> Result<Connection, AppError> {
+        let account = session.account.as_deref().ok_or_else(|| {
+            AppError::config(
+                "the Snowflake account is not set (SNOWFLAKE_ACCOUNT or 'account' in the secret)",
+            )
+        })?;
         if !account
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
@@ -184,13 +180,13 @@ impl Snowflake {
                 account.to_ascii_lowercase()
             ),
         };
-        let (bearer, token_type) = match &credential.auth {
+        let (bearer, token_type) = match auth {
             Auth::KeyPair(key) => {
-                let user = credential
-                    .user
-                    .as_deref()
-                    .or(self.settings.user.as_deref())
-                    .ok_or_else(|| AppError::config("the Snowflake user is not set (SNOWFLAKE_USER or 'user' in the secret)"))?;
+                let user = session.user.as_deref().ok_or_else(|| {
+                    AppError::config(
+                        "the Snowflake user is not set (SNOWFLAKE_USER or 'user' in the secret)",
+                    )
+                })?;
                 (self.jwt.token(key, account, user)?, "KEYPAIR_JWT")
             }
             Auth::Token { token, token_type } => (token.clone(), *token_type),
@@ -220,12 +216,11 @@ impl Run<'_> {
     /// Submit (or resubmit with `retry=true`) and wait for the result.
     async fn execute(
         &self,
-        credential: &Credential,
+        session: &Session,
         request_id: &str,
         submitted: &AtomicBool,
     ) -> Result<Box<ResultSet>, AppError> {
         let settings = &self.provider.settings;
-        let pick = |own: &Option<String>, env: &Option<String>| own.clone().or_else(|| env.clone());
         let timeout = self
             .plan
             .timeout_secs
@@ -240,16 +235,13 @@ impl Run<'_> {
             "parameters": {"query_tag": format!("secret-fetch:{}", self.plan.name.as_deref().unwrap_or("adhoc"))},
         });
         for (field, value) in [
-            ("role", pick(&credential.role, &settings.role)),
-            (
-                "warehouse",
-                pick(&credential.warehouse, &settings.warehouse),
-            ),
-            ("database", pick(&credential.database, &settings.database)),
-            ("schema", pick(&credential.schema, &settings.schema)),
+            ("role", &session.role),
+            ("warehouse", &session.warehouse),
+            ("database", &session.database),
+            ("schema", &session.schema),
         ] {
             if let Some(v) = value {
-                body[field] = Value::String(v);
+                body[field] = Value::String(v.clone());
             }
         }
         if !self.plan.bindings.is_empty() {

@@ -57,10 +57,10 @@ pub struct KeyPairAuth {
     cursor_key: [u8; 32],
 }
 
-/// Everything the secret (and environment) says about the connection.
-pub struct Credential {
-    /// Authentication.
-    pub auth: Auth,
+/// Who connects and in which context: from the secret, or from the
+/// `SNOWFLAKE_*` variables for whatever the secret leaves out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Session {
     /// Account identifier as given.
     pub account: Option<String>,
     /// Login name.
@@ -72,6 +72,30 @@ pub struct Credential {
     pub schema: Option<String>,
 }
 
+impl Session {
+    /// Each field from `self`, else from `fallback`.
+    pub fn or(&self, fallback: &Session) -> Session {
+        let pick =
+            |own: &Option<String>, other: &Option<String>| own.clone().or_else(|| other.clone());
+        Session {
+            account: pick(&self.account, &fallback.account),
+            user: pick(&self.user, &fallback.user),
+            role: pick(&self.role, &fallback.role),
+            warehouse: pick(&self.warehouse, &fallback.warehouse),
+            database: pick(&self.database, &fallback.database),
+            schema: pick(&self.schema, &fallback.schema),
+        }
+    }
+}
+
+/// Everything the secret says about the connection.
+pub struct Credential {
+    /// Authentication.
+    pub auth: Auth,
+    /// The connection fields the secret sets.
+    pub session: Session,
+}
+
 impl fmt::Debug for Credential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let method = match &self.auth {
@@ -80,9 +104,8 @@ impl fmt::Debug for Credential {
         };
         f.debug_struct("Credential")
             .field("auth", &method)
-            .field("account", &self.account)
-            .field("user", &self.user)
-            .finish_non_exhaustive()
+            .field("session", &self.session)
+            .finish()
     }
 }
 
@@ -102,12 +125,7 @@ impl Credential {
                 token: SecretValue::new(""),
                 token_type: "PROGRAMMATIC_ACCESS_TOKEN",
             },
-            account: None,
-            user: None,
-            role: None,
-            warehouse: None,
-            database: None,
-            schema: None,
+            session: Session::default(),
         };
         if text.starts_with("-----BEGIN") {
             cred.auth = Auth::KeyPair(KeyPairAuth::from_pem(text, None, reference)?);
@@ -132,12 +150,14 @@ impl Credential {
                     .map(str::to_owned)
             })
         };
-        cred.account = get(&["account", "account_identifier"]);
-        cred.user = get(&["user", "username", "login"]);
-        cred.role = get(&["role"]);
-        cred.warehouse = get(&["warehouse"]);
-        cred.database = get(&["database"]);
-        cred.schema = get(&["schema"]);
+        cred.session = Session {
+            account: get(&["account", "account_identifier"]),
+            user: get(&["user", "username", "login"]),
+            role: get(&["role"]),
+            warehouse: get(&["warehouse"]),
+            database: get(&["database"]),
+            schema: get(&["schema"]),
+        };
         if let Some(pem) = get(&["private_key", "private_key_pem"]) {
             let passphrase = get(&[
                 "private_key_passphrase",
@@ -449,6 +469,30 @@ mod tests {
     }
 
     #[test]
+    fn session_fields_fall_back_one_by_one() {
+        let own = Session {
+            account: Some("a".into()),
+            role: Some("r".into()),
+            ..Session::default()
+        };
+        let env = Session {
+            account: Some("x".into()),
+            user: Some("u".into()),
+            ..Session::default()
+        };
+        let merged = own.or(&env);
+        assert_eq!(
+            (
+                merged.account.as_deref(),
+                merged.user.as_deref(),
+                merged.role.as_deref()
+            ),
+            (Some("a"), Some("u"), Some("r"))
+        );
+        assert_eq!(merged.schema, None);
+    }
+
+    #[test]
     fn token_secrets() {
         let c = cred("pat-secret-value").unwrap();
         assert!(matches!(
@@ -468,7 +512,7 @@ mod tests {
                 ..
             }
         ));
-        assert_eq!(c.account.as_deref(), Some("acme-x"));
+        assert_eq!(c.session.account.as_deref(), Some("acme-x"));
         let c = cred(r#"{"oauth_token": "t"}"#).unwrap();
         assert!(matches!(
             c.auth,
