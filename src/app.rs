@@ -86,11 +86,6 @@ impl<S: SecretSource> App<S> {
         usable.saturating_sub(16 * 1024).max(1024)
     }
 
-    /// The secret cache (tests inspect its source).
-    pub fn secrets(&self) -> &SecretCache<S> {
-        &self.secrets
-    }
-
     /// The Lambda entry point.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Box<RawValue>, AppError> {
         let (payload, context) = event.into_parts();

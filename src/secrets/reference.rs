@@ -110,14 +110,6 @@ impl SecretRef {
         self.version_id.as_deref()
     }
 
-    /// The same reference with another JSON key.
-    pub fn with_json_key(&self, key: &str) -> SecretRef {
-        SecretRef {
-            json_key: Some(key.to_owned()),
-            ..self.clone()
-        }
-    }
-
     /// What the cache stores: the stored version this reference points at.
     pub fn version_key(&self) -> VersionKey {
         VersionKey {
@@ -224,6 +216,5 @@ mod tests {
         let b = SecretRef::parse("sf/creds:private_key_passphrase").unwrap();
         assert_eq!(a.version_key(), b.version_key());
         assert_ne!(a, b);
-        assert_eq!(a.with_json_key("x").json_key(), Some("x"));
     }
 }
