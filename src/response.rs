@@ -134,35 +134,50 @@ pub enum HttpStyle {
     V2,
 }
 
-/// A proxy response with a JSON body (already serialized).
-pub fn http_response(style: HttpStyle, status: u16, body: &str, extra: &[(&str, String)]) -> Value {
+/// A proxy response around a JSON body that is already serialized. It
+/// borrows the body, so a large result is written out once, escaped, without
+/// being copied into a `Value` first.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProxyResponse<'a> {
+    status_code: u16,
+    headers: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    multi_value_headers: Option<Map<String, Value>>,
+    body: &'a str,
+    is_base64_encoded: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cookies: Option<[&'a str; 0]>,
+}
+
+/// The proxy response for `style` with `status`, `body` and `extra` headers
+/// besides `content-type` and `cache-control`.
+pub fn http_response<'a>(
+    style: HttpStyle,
+    status: u16,
+    body: &'a str,
+    extra: &[(&str, String)],
+) -> ProxyResponse<'a> {
     let mut headers = Map::new();
     headers.insert("content-type".into(), Value::from("application/json"));
     headers.insert("cache-control".into(), Value::from("no-store"));
     for (k, v) in extra {
         headers.insert((*k).to_owned(), Value::from(v.clone()));
     }
-    match style {
-        HttpStyle::Rest => {
-            let multi: Map<String, Value> = headers
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::Array(vec![v.clone()])))
-                .collect();
-            json!({
-                "statusCode": status,
-                "headers": headers,
-                "multiValueHeaders": multi,
-                "body": body,
-                "isBase64Encoded": false,
-            })
-        }
-        HttpStyle::V2 => json!({
-            "statusCode": status,
-            "headers": headers,
-            "body": body,
-            "isBase64Encoded": false,
-            "cookies": [],
-        }),
+    let rest = style == HttpStyle::Rest;
+    let multi_value_headers = rest.then(|| {
+        headers
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::Array(vec![v.clone()])))
+            .collect()
+    });
+    ProxyResponse {
+        status_code: status,
+        headers,
+        multi_value_headers,
+        body,
+        is_base64_encoded: false,
+        cookies: (!rest).then_some([]),
     }
 }
 
@@ -218,11 +233,19 @@ mod tests {
 
     #[test]
     fn proxy_shapes() {
-        let rest = http_response(HttpStyle::Rest, 429, "{}", &[("retry-after", "1".into())]);
+        let rest = serde_json::to_value(http_response(
+            HttpStyle::Rest,
+            429,
+            "{}",
+            &[("retry-after", "1".into())],
+        ))
+        .unwrap();
         assert_eq!(rest["statusCode"], 429);
         assert_eq!(rest["multiValueHeaders"]["retry-after"], json!(["1"]));
         assert_eq!(rest["body"], "{}");
-        let v2 = http_response(HttpStyle::V2, 200, "{}", &[]);
+        let v2 = serde_json::to_value(http_response(HttpStyle::V2, 200, "{}", &[])).unwrap();
+        assert_eq!(v2["statusCode"], 200);
+        assert_eq!(v2["isBase64Encoded"], false);
         assert_eq!(v2["headers"]["content-type"], "application/json");
         assert!(v2.get("multiValueHeaders").is_none());
         assert_eq!(v2["cookies"], json!([]));
