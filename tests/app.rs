@@ -56,6 +56,18 @@ impl World {
         .unwrap()
     }
 
+    /// Answer requests with key `key` with the daily fixture after `delay`.
+    async fn answer_slowly(&self, key: &str, delay: Duration) {
+        Mock::given(query_param("apikey", key))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_string(DAILY)
+                    .set_delay(delay),
+            )
+            .mount(&self.av)
+            .await;
+    }
+
     async fn rotate(&self, value: &str) {
         self.sm
             .put_secret_value()
@@ -195,14 +207,7 @@ async fn burst_limit_waits_and_retries_once() {
 #[tokio::test]
 async fn slow_upstream_hits_the_deadline_not_the_timeout() {
     let w = World::new("K1").await;
-    Mock::given(query_param("apikey", "K1"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_string(DAILY)
-                .set_delay(Duration::from_secs(5)),
-        )
-        .mount(&w.av)
-        .await;
+    w.answer_slowly("K1", Duration::from_secs(5)).await;
     let started = Instant::now();
     let err = invoke(&w.app(&[("DEADLINE_MARGIN_MS", "200")]), daily_task(), 2)
         .await
@@ -218,14 +223,7 @@ async fn slow_upstream_hits_the_deadline_not_the_timeout() {
 #[tokio::test]
 async fn configured_request_timeout_is_an_upstream_failure() {
     let w = World::new("K1").await;
-    Mock::given(query_param("apikey", "K1"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_string(DAILY)
-                .set_delay(Duration::from_secs(5)),
-        )
-        .mount(&w.av)
-        .await;
+    w.answer_slowly("K1", Duration::from_secs(5)).await;
     let err = invoke(
         &w.app(&[("ALPHA_VANTAGE_TIMEOUT_MS", "300")]),
         daily_task(),
