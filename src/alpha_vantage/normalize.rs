@@ -171,21 +171,31 @@ fn series_rows(task: &AlphaVantageTask, series: &Map<String, Value>) -> Vec<Map<
         "date"
     };
     let (start, end) = task.window();
-    let mut keys: Vec<&String> = series
-        .keys()
-        .filter(|k| {
+    let mut entries: Vec<(&String, &Value)> = series
+        .iter()
+        .filter(|(k, _)| {
             let day = k.get(..10).unwrap_or(k);
             start.is_none_or(|s| day >= s) && end.is_none_or(|e| day <= e)
         })
         .collect();
-    keys.sort_unstable();
-    keys.into_iter()
-        .map(|k| {
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    // Every bar has the same few fields: normalise each raw name once.
+    let mut names: Vec<(&str, String)> = Vec::new();
+    entries
+        .into_iter()
+        .map(|(k, bar)| {
             let mut row = Map::with_capacity(8);
             row.insert(key_name.to_owned(), Value::String(k.clone()));
-            if let Some(fields) = series[k].as_object() {
-                for (name, v) in fields {
-                    let name = field_name(name);
+            if let Some(fields) = bar.as_object() {
+                for (raw, v) in fields {
+                    let name = match names.iter().find(|(r, _)| *r == raw.as_str()) {
+                        Some((_, n)) => n.clone(),
+                        None => {
+                            let n = field_name(raw);
+                            names.push((raw.as_str(), n.clone()));
+                            n
+                        }
+                    };
                     let value = field_value(&name, v);
                     row.insert(name, value);
                 }
