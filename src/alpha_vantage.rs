@@ -12,11 +12,10 @@ pub use client::AlphaVantageClient;
 pub use task::{AlphaVantageTask, Function};
 
 use crate::credentials::{RetryPolicy, with_credential};
-use crate::deadline::Deadline;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorKind};
+use crate::invocation::InvocationCtx;
 use crate::response::FetchResult;
-use crate::secrets::{SecretCache, SecretRef, SecretSource};
-use crate::telemetry::InvocationStats;
+use crate::secrets::{SecretCache, SecretRef, SecretSource, SecretValue};
 
 /// JSON keys tried, in order, when the secret is a JSON object and the
 /// reference names no key.
@@ -40,9 +39,11 @@ impl AlphaVantage {
         &self,
         task: &AlphaVantageTask,
         secrets: &SecretCache<S>,
-        deadline: &Deadline,
-        stats: &InvocationStats,
+        ctx: InvocationCtx<'_>,
     ) -> Result<FetchResult, AppError> {
+        let InvocationCtx {
+            deadline, stats, ..
+        } = ctx;
         task.validate()?;
         let reference = self.secret.as_ref().ok_or_else(|| {
             AppError::config(
@@ -53,10 +54,10 @@ impl AlphaVantage {
             secrets,
             reference,
             &DEFAULT_SECRET_KEYS,
-            deadline,
-            stats,
+            ctx,
             RetryPolicy::IfChanged,
             async |key| {
+                check_key(key, reference)?;
                 let attempt = async || {
                     let started = Instant::now();
                     let result = self.client.query(task, key, deadline).await;
@@ -81,5 +82,29 @@ impl AlphaVantage {
         )
         .await?;
         normalize::normalize(task, body)
+    }
+}
+
+/// Longest API key accepted (Alpha Vantage issues 16 characters).
+pub const MAX_KEY_LEN: usize = 128;
+
+/// The value must look like an Alpha Vantage API key before it is sent:
+/// 1 to [`MAX_KEY_LEN`] characters of `A-Z a-z 0-9 . _ ~ -`. Anything else
+/// (white space, quotes, a JSON document) is a `secret_malformed` naming the
+/// reference, and is never sent or retried.
+pub fn check_key(key: &SecretValue, reference: &SecretRef) -> Result<(), AppError> {
+    let k = key.expose();
+    let shaped = (1..=MAX_KEY_LEN).contains(&k.len())
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._~-".contains(&b));
+    if shaped {
+        Ok(())
+    } else {
+        Err(AppError::new(
+            ErrorKind::SecretMalformed,
+            format!(
+                "secret '{reference}' does not hold an Alpha Vantage API key: expected 1 to {MAX_KEY_LEN} letters, digits or . _ ~ -; store the key alone, or as {{\"apikey\": \"KEY\"}}"
+            ),
+        ))
     }
 }

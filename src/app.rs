@@ -1,8 +1,12 @@
 //! The handler: classify the event, run the task, shape the response for
 //! the caller, report logs and metrics.
 
+use std::panic::AssertUnwindSafe;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+
+use futures_util::FutureExt;
 
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
@@ -13,6 +17,8 @@ use crate::alpha_vantage::{AlphaVantage, AlphaVantageClient};
 use crate::config::Config;
 use crate::deadline::Deadline;
 use crate::error::{AppError, ErrorKind};
+use crate::invocation::InvocationCtx;
+use crate::redact::Redactor;
 use crate::response::{FetchResult, HttpStyle, error_body, http_response};
 use crate::routes;
 use crate::secrets::{SecretCache, SecretSource};
@@ -21,7 +27,8 @@ use crate::snowflake::client::SnowflakeClient;
 use crate::snowflake::statements::Statements;
 use crate::task::TaskRequest;
 use crate::telemetry::{self, InvocationReport, InvocationStats};
-use crate::trigger::{Invocation, TriggerKind, classify};
+use crate::trigger::{Invocation, TriggerKind, classify, parse_event};
+use crate::upstream::body_cap;
 
 /// Everything built once per cold start.
 pub struct App<S> {
@@ -48,6 +55,7 @@ impl<S: SecretSource> App<S> {
             http.clone(),
             config.alpha_vantage_url.clone(),
             config.alpha_vantage_timeout,
+            body_cap(config.memory_mb),
         );
         let statements = Statements::load(&config.statements_file)?;
         if config.snowflake.secret.is_some()
@@ -59,13 +67,24 @@ impl<S: SecretSource> App<S> {
                 "SNOWFLAKE_SECRET is set but no named statements were found"
             );
         }
+        // Partitions in flight are bounded by memory too: each may hold a
+        // body up to the cap while it is parsed.
+        let mut settings = config.snowflake.clone();
+        settings.partition_concurrency = settings
+            .partition_concurrency
+            .min((config.memory_mb / 128).max(1) as usize);
         let snowflake = Snowflake::new(
-            SnowflakeClient::new(http, config.snowflake_request_timeout),
-            config.snowflake.clone(),
+            SnowflakeClient::new(
+                http,
+                config.snowflake_request_timeout,
+                body_cap(config.memory_mb),
+            ),
+            settings,
             statements,
         );
         Ok(App {
-            secrets: SecretCache::new(source, config.secret_cache_ttl),
+            secrets: SecretCache::new(source, config.secret_cache_ttl)
+                .with_stale_fallback(config.secret_cache_max_stale, config.secret_refresh_timeout),
             alpha_vantage: AlphaVantage::new(client, config.alpha_vantage_secret.clone()),
             snowflake,
             config,
@@ -86,16 +105,23 @@ impl<S: SecretSource> App<S> {
         usable.saturating_sub(16 * 1024).max(1024)
     }
 
-    /// The Lambda entry point.
-    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Box<RawValue>, AppError> {
+    /// The Lambda entry point. The payload is taken raw and parsed here with
+    /// explicit limits, so an event the runtime could not turn into a
+    /// `serde_json::Value` still gets a kind from the table.
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<Box<RawValue>>,
+    ) -> Result<Box<RawValue>, AppError> {
         let (payload, context) = event.into_parts();
-        self.handle_payload(payload, &context).await
+        self.handle_payload(payload.get(), &context).await
     }
 
-    /// Handle `payload` as invocation `context`.
+    /// Handle the raw JSON `payload` as invocation `context`. A panic, which
+    /// no input should reach, is caught here: it becomes an `internal` error
+    /// (a 500 proxy response for HTTP callers) and the sandbox stays warm.
     pub async fn handle_payload(
         &self,
-        payload: Value,
+        payload: &str,
         context: &Context,
     ) -> Result<Box<RawValue>, AppError> {
         let span = tracing::info_span!(
@@ -105,19 +131,58 @@ impl<S: SecretSource> App<S> {
             trigger = tracing::field::Empty,
             provider = tracing::field::Empty,
         );
-        self.invoke(payload, context).instrument(span).await
+        let style = OnceLock::new();
+        let started = Instant::now();
+        let outcome = AssertUnwindSafe(self.invoke(payload, context, &style))
+            .catch_unwind()
+            .instrument(span.clone())
+            .await;
+        match outcome {
+            Ok(response) => response,
+            Err(_) => {
+                let _entered = span.enter();
+                let err = AppError::internal("the handler panicked; this is a bug");
+                let outcome = match style.get() {
+                    Some(style) => Outcome {
+                        trigger: TriggerKind::Unknown,
+                        provider: "none",
+                        rows: 0,
+                        response: Ok(self.error_response(*style, &err, &context.request_id)),
+                        error: Some(err),
+                    },
+                    None => Outcome {
+                        trigger: TriggerKind::Unknown,
+                        provider: "none",
+                        rows: 0,
+                        response: Err(err.clone()),
+                        error: Some(err),
+                    },
+                };
+                let stats = InvocationStats::default();
+                self.report(&outcome, context, false, started, &stats);
+                outcome.response
+            }
+        }
     }
 
-    async fn invoke(&self, payload: Value, context: &Context) -> Result<Box<RawValue>, AppError> {
+    async fn invoke(
+        &self,
+        payload: &str,
+        context: &Context,
+        http_style: &OnceLock<HttpStyle>,
+    ) -> Result<Box<RawValue>, AppError> {
         let started = Instant::now();
         let cold_start = self.cold.swap(false, Ordering::Relaxed);
         let stats = InvocationStats::default();
+        let redactor = Redactor::new();
         let deadline = Deadline::from_epoch_ms(
             context.deadline,
             self.config.fallback_deadline,
             self.config.deadline_margin,
         );
-        let outcome = match classify(payload, self.config.default_task.as_ref()) {
+        let classified = parse_event(payload)
+            .and_then(|event| classify(event, self.config.default_task.as_ref()));
+        let outcome = match classified {
             Err(e) => Outcome {
                 trigger: TriggerKind::Unknown,
                 provider: "none",
@@ -127,9 +192,12 @@ impl<S: SecretSource> App<S> {
             },
             Ok(Invocation::Task { trigger, task }) => {
                 tracing::Span::current().record("trigger", trigger.as_str());
-                let (provider, result) = self.run(task, trigger, &deadline, &stats).await;
+                let (provider, result) =
+                    self.run(task, trigger, &deadline, &stats, &redactor).await;
                 let rows = result.as_ref().map_or(0, |r| r.row_count);
-                let response = result.and_then(|r| self.serialize(&r));
+                let response = result
+                    .and_then(|r| self.serialize(&r, &redactor))
+                    .map_err(|e| e.redacted(&redactor));
                 Outcome {
                     trigger,
                     provider,
@@ -143,14 +211,15 @@ impl<S: SecretSource> App<S> {
                 style,
                 request,
             }) => {
+                let _ = http_style.set(style);
                 tracing::Span::current().record("trigger", trigger.as_str());
                 let deadline = deadline.capped(self.config.http_timeout);
                 let (provider, result) = match routes::route(&request) {
-                    Ok(task) => self.run(task, trigger, &deadline, &stats).await,
+                    Ok(task) => self.run(task, trigger, &deadline, &stats, &redactor).await,
                     Err(e) => ("none", Err(e)),
                 };
                 let rows = result.as_ref().map_or(0, |r| r.row_count);
-                let (response, error) = self.http(style, result, &context.request_id);
+                let (response, error) = self.http(style, result, &context.request_id, &redactor);
                 Outcome {
                     trigger,
                     provider,
@@ -171,6 +240,7 @@ impl<S: SecretSource> App<S> {
         trigger: TriggerKind,
         deadline: &Deadline,
         stats: &InvocationStats,
+        redactor: &Redactor,
     ) -> (&'static str, Result<FetchResult, AppError>) {
         let task = match TaskRequest::parse(task) {
             Ok(t) => t,
@@ -178,16 +248,17 @@ impl<S: SecretSource> App<S> {
         };
         let provider = task.provider();
         tracing::Span::current().record("provider", provider);
+        let ctx = InvocationCtx {
+            deadline,
+            stats,
+            redactor,
+        };
         let result = match &task {
-            TaskRequest::AlphaVantage(t) => {
-                self.alpha_vantage
-                    .fetch(t, &self.secrets, deadline, stats)
-                    .await
-            }
+            TaskRequest::AlphaVantage(t) => self.alpha_vantage.fetch(t, &self.secrets, ctx).await,
             TaskRequest::Snowflake(t) => {
                 let budget = self.page_budget(trigger);
                 self.snowflake
-                    .fetch(t, trigger, &self.secrets, deadline, stats, budget)
+                    .fetch(t, trigger, &self.secrets, ctx, budget)
                     .await
             }
         };
@@ -205,13 +276,18 @@ impl<S: SecretSource> App<S> {
     }
 
     /// Serialize a result for a direct or scheduled caller.
-    fn serialize(&self, result: &FetchResult) -> Result<Box<RawValue>, AppError> {
-        let raw = serde_json::value::to_raw_value(result)
+    fn serialize(
+        &self,
+        result: &FetchResult,
+        redactor: &Redactor,
+    ) -> Result<Box<RawValue>, AppError> {
+        let text = serde_json::to_string(result)
             .map_err(|e| AppError::internal(format!("could not serialize the result: {e}")))?;
-        if raw.get().len() > self.config.max_response_bytes {
-            return Err(self.too_large(raw.get().len()));
+        if text.len() > self.config.max_response_bytes {
+            return Err(self.too_large(text.len()));
         }
-        Ok(raw)
+        RawValue::from_string(redactor.clean_json(text))
+            .map_err(|e| AppError::internal(format!("could not serialize the result: {e}")))
     }
 
     /// Shape a result as a proxy response; errors become error statuses.
@@ -220,10 +296,12 @@ impl<S: SecretSource> App<S> {
         style: HttpStyle,
         result: Result<FetchResult, AppError>,
         request_id: &str,
+        redactor: &Redactor,
     ) -> (Box<RawValue>, Option<AppError>) {
         let rendered = result.and_then(|r| {
             let body = serde_json::to_string(&r)
                 .map_err(|e| AppError::internal(format!("could not serialize the result: {e}")))?;
+            let body = redactor.clean_json(body);
             let response = proxy(style, 200, &body, &[])?;
             match response.get().len() {
                 n if n > self.config.max_response_bytes => Err(self.too_large(n)),
@@ -233,25 +311,32 @@ impl<S: SecretSource> App<S> {
         match rendered {
             Ok(response) => (response, None),
             Err(err) => {
-                let mut headers = Vec::new();
-                if let Some(after) = err.retry_after() {
-                    headers.push(("retry-after", after.as_secs().max(1).to_string()));
-                }
-                if let Some(allow) = err
-                    .details()
-                    .and_then(|d| d.get("allow"))
-                    .and_then(Value::as_str)
-                {
-                    headers.push(("allow", allow.to_owned()));
-                }
-                let body = error_body(&err, request_id).to_string();
-                let response = proxy(style, err.kind().http_status(), &body, &headers)
-                    .unwrap_or_else(|_| {
-                        RawValue::from_string("{\"statusCode\":500}".into()).expect("static JSON")
-                    });
-                (response, Some(err))
+                let err = err.redacted(redactor);
+                (self.error_response(style, &err, request_id), Some(err))
             }
         }
+    }
+
+    /// The proxy response for `err`: its kind's status, `Retry-After` and
+    /// `Allow` headers where they apply, and a body that shows HTTP callers
+    /// only what is theirs to see.
+    fn error_response(&self, style: HttpStyle, err: &AppError, request_id: &str) -> Box<RawValue> {
+        let mut headers = Vec::new();
+        if let Some(after) = err.retry_after() {
+            headers.push(("retry-after", after.as_secs().max(1).to_string()));
+        }
+        if let Some(allow) = err
+            .details()
+            .and_then(|d| d.get("allow"))
+            .and_then(Value::as_str)
+        {
+            headers.push(("allow", allow.to_owned()));
+        }
+        let body = error_body(err, request_id).to_string();
+        proxy(style, err.kind().http_status(), &body, &headers).unwrap_or_else(|_| {
+            RawValue::from_string(r#"{"statusCode":500,"body":""}"#.to_owned())
+                .unwrap_or_else(|_| RawValue::NULL.to_owned())
+        })
     }
 
     fn report(

@@ -27,6 +27,15 @@ pub struct Config {
     pub alpha_vantage_timeout: Duration,
     /// `SECRET_CACHE_TTL_SECS`.
     pub secret_cache_ttl: Duration,
+    /// `SECRET_CACHE_MAX_STALE_SECS`: how long past its TTL a cached secret
+    /// may be served while Secrets Manager fails transiently (0 disables).
+    pub secret_cache_max_stale: Duration,
+    /// `SECRET_REFRESH_TIMEOUT_MS`: a refresh with a cached fallback gets
+    /// this long before the fallback is served.
+    pub secret_refresh_timeout: Duration,
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` (MB; set by Lambda): upstream body
+    /// caps derive from it.
+    pub memory_mb: u64,
     /// `DEFAULT_TASK`: run when a schedule delivers no task.
     pub default_task: Option<Value>,
     /// `MAX_RESPONSE_BYTES`: the largest serialized response.
@@ -153,6 +162,19 @@ impl Config {
                 900_000,
             )?),
             secret_cache_ttl: Duration::from_secs(number("SECRET_CACHE_TTL_SECS", 300, 0, 86_400)?),
+            secret_cache_max_stale: Duration::from_secs(number(
+                "SECRET_CACHE_MAX_STALE_SECS",
+                900,
+                0,
+                86_400,
+            )?),
+            secret_refresh_timeout: Duration::from_millis(number(
+                "SECRET_REFRESH_TIMEOUT_MS",
+                2_000,
+                100,
+                60_000,
+            )?),
+            memory_mb: number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 1_024, 128, 10_240)?,
             default_task,
             max_response_bytes: number("MAX_RESPONSE_BYTES", 6_000_000, 1_024, 6_291_456)? as usize,
             deadline_margin: Duration::from_millis(number("DEADLINE_MARGIN_MS", 500, 0, 60_000)?),
@@ -191,6 +213,8 @@ mod tests {
         assert!(c.alpha_vantage_secret.is_none());
         assert_eq!(c.alpha_vantage_url, ALPHA_VANTAGE_DEFAULT_URL);
         assert_eq!(c.secret_cache_ttl, Duration::from_secs(300));
+        assert_eq!(c.secret_cache_max_stale, Duration::from_secs(900));
+        assert_eq!(c.memory_mb, 1_024);
         assert_eq!(c.max_response_bytes, 6_000_000);
         assert_eq!(c.http_timeout, Duration::from_secs(29));
         assert_eq!(c.service_name, "secret-fetch");

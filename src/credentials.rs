@@ -2,10 +2,9 @@
 //! implements "a credential the upstream rejects triggers one forced refresh
 //! and one retry", so rotation needs no redeploy. Every provider uses it.
 
-use crate::deadline::Deadline;
 use crate::error::AppError;
+use crate::invocation::InvocationCtx;
 use crate::secrets::{SecretCache, SecretRef, SecretSource, SecretValue};
-use crate::telemetry::InvocationStats;
 
 /// When to retry after the refresh that follows a rejected credential.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,19 +19,24 @@ pub enum RetryPolicy {
 
 /// Read the credential `reference` names and run `call` with it. If `call`
 /// fails with a credential rejection, refresh the secret (bypassing the
-/// cache) and run `call` once more, as `policy` allows.
+/// cache) and run `call` once more, as `policy` allows. Every value read is
+/// registered with the invocation's redactor before `call` sees it; `call`
+/// must check that the value is shaped like its upstream's credential before
+/// sending it (a `secret_malformed` error is never retried).
 pub async fn with_credential<S, T>(
     secrets: &SecretCache<S>,
     reference: &SecretRef,
     default_keys: &[&str],
-    deadline: &Deadline,
-    stats: &InvocationStats,
+    ctx: InvocationCtx<'_>,
     policy: RetryPolicy,
     call: impl AsyncFn(&SecretValue) -> Result<T, AppError>,
 ) -> Result<T, AppError>
 where
     S: SecretSource,
 {
+    let InvocationCtx {
+        deadline, stats, ..
+    } = ctx;
     let (credential, status) = deadline
         .run(
             "reading the secret",
@@ -40,6 +44,7 @@ where
         )
         .await?;
     stats.record_secret(status);
+    ctx.redactor.add(credential.expose());
     match call(&credential).await {
         Err(rejected) if rejected.is_credential_rejected() => {
             tracing::warn!(
@@ -53,6 +58,7 @@ where
                 )
                 .await?;
             stats.record_secret(status);
+            ctx.redactor.add(fresh.expose());
             if policy == RetryPolicy::IfChanged && fresh == credential {
                 tracing::warn!(secret = %reference, "the secret has not changed; not retrying");
                 return Err(rejected);

@@ -37,6 +37,9 @@ pub struct CursorState {
     /// Issued at, epoch seconds.
     #[serde(rename = "t")]
     pub issued: u64,
+    /// Digest of the parameters the result was computed with.
+    #[serde(rename = "b", default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<String>,
 }
 
 fn now_secs() -> u64 {
@@ -63,9 +66,16 @@ pub fn seal(mut state: CursorState, key: &[u8; 32]) -> String {
     )
 }
 
-/// Open a cursor for `query`; any tampering, another query's cursor, another
-/// credential's cursor or an expired one is a `bad_request`.
-pub fn open(token: &str, key: &[u8; 32], query: &str) -> Result<CursorState, AppError> {
+/// Open a cursor for `query`, presented with parameters of digest `params`
+/// (`None`: none given, the cursor's own apply); any tampering, another
+/// query's cursor, other parameters, another credential's cursor or an
+/// expired one is a `bad_request`.
+pub fn open(
+    token: &str,
+    key: &[u8; 32],
+    query: &str,
+    params: Option<&str>,
+) -> Result<CursorState, AppError> {
     let invalid = |why: &str| {
         AppError::bad_request(format!(
             "invalid cursor: {why}; run the query again without a cursor"
@@ -88,6 +98,11 @@ pub fn open(token: &str, key: &[u8; 32], query: &str) -> Result<CursorState, App
     if state.query != query {
         return Err(invalid("it belongs to another query"));
     }
+    if params.is_some_and(|p| state.params.as_deref() != Some(p)) {
+        return Err(invalid(
+            "it was issued for other parameters; send the parameters of the first page, or none",
+        ));
+    }
     if now_secs().saturating_sub(state.issued) > MAX_AGE.as_secs() {
         return Err(invalid("it has expired"));
     }
@@ -106,6 +121,7 @@ mod tests {
             partition: 2,
             offset: 17,
             issued: 0,
+            params: Some("d1".into()),
         }
     }
 
@@ -113,7 +129,13 @@ mod tests {
     fn round_trip() {
         let key = [7u8; 32];
         let token = seal(state(), &key);
-        let back = open(&token, &key, "customers_by_city").unwrap();
+        let back = open(&token, &key, "customers_by_city", None).unwrap();
+        assert_eq!(
+            back,
+            open(&token, &key, "customers_by_city", Some("d1")).unwrap()
+        );
+        let err = open(&token, &key, "customers_by_city", Some("d2")).unwrap_err();
+        assert!(err.message().contains("other parameters"));
         assert_eq!(
             (back.partition, back.offset, back.handle.as_str()),
             (2, 17, state().handle.as_str())
@@ -145,12 +167,12 @@ mod tests {
             ("a.b.c".to_owned(), "customers_by_city"),
             ("x".repeat(5000), "customers_by_city"),
         ] {
-            let err = open(&bad, &key, query).unwrap_err();
+            let err = open(&bad, &key, query, None).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::BadRequest, "{bad}");
             assert!(err.message().starts_with("invalid cursor"));
         }
         assert!(
-            open(&token, &[8u8; 32], "customers_by_city").is_err(),
+            open(&token, &[8u8; 32], "customers_by_city", None).is_err(),
             "another credential's key"
         );
     }
@@ -167,7 +189,7 @@ mod tests {
             URL_SAFE_NO_PAD.encode(mac(&key, &payload).as_ref())
         );
         assert!(
-            open(&token, &key, "customers_by_city")
+            open(&token, &key, "customers_by_city", None)
                 .unwrap_err()
                 .message()
                 .contains("expired")

@@ -32,6 +32,10 @@ pub enum ErrorKind {
     UnknownQuery,
     /// The route exists but not for this HTTP method.
     MethodNotAllowed,
+    /// This caller may not run this named statement (see its `callers`).
+    Forbidden,
+    /// The result a cursor points into is no longer held by Snowflake.
+    CursorExpired,
     /// The data service does not know the symbol (or returned no data for it).
     UnknownSymbol,
     /// The request needs a premium plan of the data service.
@@ -77,6 +81,8 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found",
             ErrorKind::UnknownQuery => "unknown_query",
             ErrorKind::MethodNotAllowed => "method_not_allowed",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::CursorExpired => "cursor_expired",
             ErrorKind::UnknownSymbol => "unknown_symbol",
             ErrorKind::PremiumRequired => "premium_required",
             ErrorKind::TooLarge => "too_large",
@@ -100,8 +106,11 @@ impl ErrorKind {
     /// The HTTP status an API Gateway or Function URL caller receives.
     pub fn http_status(self) -> u16 {
         match self {
-            ErrorKind::BadRequest | ErrorKind::UnrecognizedEvent | ErrorKind::UnknownSymbol => 400,
-            ErrorKind::PremiumRequired => 403,
+            ErrorKind::BadRequest
+            | ErrorKind::UnrecognizedEvent
+            | ErrorKind::UnknownSymbol
+            | ErrorKind::CursorExpired => 400,
+            ErrorKind::PremiumRequired | ErrorKind::Forbidden => 403,
             ErrorKind::NotFound | ErrorKind::UnknownQuery => 404,
             ErrorKind::MethodNotAllowed => 405,
             ErrorKind::TooLarge => 413,
@@ -120,13 +129,33 @@ impl ErrorKind {
         }
     }
 
+    /// Whether the message may be shown to HTTP callers as it is. Messages of
+    /// the other kinds name the function's own resources (secret names and
+    /// ARNs, account ids, roles, settings).
+    pub fn is_for_http_callers(self) -> bool {
+        !matches!(
+            self,
+            ErrorKind::SecretNotFound
+                | ErrorKind::SecretAccessDenied
+                | ErrorKind::SecretDecryptionFailed
+                | ErrorKind::SecretDeleted
+                | ErrorKind::SecretMalformed
+                | ErrorKind::SecretUnavailable
+                | ErrorKind::SecretThrottled
+                | ErrorKind::ConfigurationError
+                | ErrorKind::Internal
+        )
+    }
+
     /// Every kind, for documentation and exhaustive tests.
-    pub const ALL: [ErrorKind; 22] = [
+    pub const ALL: [ErrorKind; 24] = [
         ErrorKind::BadRequest,
         ErrorKind::UnrecognizedEvent,
         ErrorKind::NotFound,
         ErrorKind::UnknownQuery,
         ErrorKind::MethodNotAllowed,
+        ErrorKind::Forbidden,
+        ErrorKind::CursorExpired,
         ErrorKind::UnknownSymbol,
         ErrorKind::PremiumRequired,
         ErrorKind::TooLarge,
@@ -165,7 +194,17 @@ pub struct AppError {
     /// The upstream credential was rejected: the caller may refresh the
     /// secret and retry once. Never visible outside the crate.
     credential_rejected: bool,
+    /// A transport failure (connect, timeout, broken body) worth retrying;
+    /// an oversized or corrupt body is not.
+    transient: bool,
+    /// Raw upstream text the message should quote. It is folded into the
+    /// message only by [`AppError::redacted`], which runs it through the
+    /// invocation's redactor *before* cutting it to [`PREVIEW_BYTES`].
+    upstream_text: Option<String>,
 }
+
+/// Upstream text kept for quoting is cut to this many bytes before redaction.
+const UPSTREAM_TEXT_BYTES: usize = 4096;
 
 impl AppError {
     /// An error of `kind` with `message`.
@@ -176,6 +215,8 @@ impl AppError {
             retry_after: None,
             details: None,
             credential_rejected: false,
+            transient: false,
+            upstream_text: None,
         }
     }
 
@@ -209,6 +250,77 @@ impl AppError {
             credential_rejected: true,
             ..Self::new(ErrorKind::UpstreamAuthFailed, message)
         }
+    }
+
+    /// Mark as a transient transport failure (retried by clients that retry).
+    pub fn transient(mut self) -> Self {
+        self.transient = true;
+        self
+    }
+
+    /// Whether this is a transient transport failure.
+    pub fn is_transient(&self) -> bool {
+        self.transient
+    }
+
+    /// Quote `text` from an upstream after the message, once redacted (see
+    /// [`AppError::redacted`]).
+    pub fn with_upstream_text(mut self, text: &str) -> Self {
+        let mut end = text.len().min(UPSTREAM_TEXT_BYTES);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.upstream_text = Some(text[..end].to_owned());
+        self
+    }
+
+    /// This error as it may leave the invocation: the message, details and
+    /// any upstream text run through `redactor`, the upstream text cut to a
+    /// preview and appended to the message.
+    pub fn redacted(mut self, redactor: &crate::redact::Redactor) -> Self {
+        let mut message = redactor.clean(&self.message);
+        if let Some(text) = self.upstream_text.take() {
+            let shown = preview(&redactor.clean(&text));
+            if !shown.is_empty() {
+                message = format!("{message}: {shown}");
+            }
+        }
+        self.message = message;
+        if let Some(details) = self.details.as_mut() {
+            for value in details.values_mut() {
+                if let serde_json::Value::String(s) = value {
+                    *s = redactor.clean(s);
+                }
+            }
+        }
+        self
+    }
+
+    /// The message an HTTP caller may see: errors about the function's own
+    /// credential, configuration or bugs name AWS resources (secret names and
+    /// ARNs, account ids, roles, file paths), so those callers get a generic
+    /// sentence and the log has the rest.
+    pub fn public_message(&self) -> &str {
+        match self.kind {
+            ErrorKind::ConfigurationError => {
+                "the function is not configured for this request; the function's log has the details under this request id"
+            }
+            ErrorKind::Internal => {
+                "internal error; the function's log has the details under this request id"
+            }
+            kind if !kind.is_for_http_callers() => {
+                "the function could not read its credential from Secrets Manager; the function's log has the details under this request id"
+            }
+            _ => &self.message,
+        }
+    }
+
+    /// Whether details may be shown to an HTTP caller.
+    pub fn public_details(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
+        self.kind
+            .is_for_http_callers()
+            .then_some(self.details.as_ref())
+            .flatten()
     }
 
     /// Suggest when the caller may retry (sent as `Retry-After` over HTTP).

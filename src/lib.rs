@@ -20,6 +20,8 @@ pub mod credentials;
 pub mod cursor;
 pub mod deadline;
 pub mod error;
+pub mod invocation;
+pub mod redact;
 pub mod response;
 pub mod routes;
 pub mod secrets;

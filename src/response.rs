@@ -100,9 +100,12 @@ fn merge(a: Option<&'static str>, b: Option<&'static str>) -> Option<&'static st
     }
 }
 
-/// `YYYY-MM-DD`.
+/// `YYYY-MM-DD` (shape only; works on bytes, so any text is safe).
 pub fn is_date(s: &str) -> bool {
-    let b = s.as_bytes();
+    is_date_bytes(s.as_bytes())
+}
+
+fn is_date_bytes(b: &[u8]) -> bool {
     b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
@@ -115,7 +118,7 @@ pub fn is_date(s: &str) -> bool {
 pub fn is_datetime(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 19
-        && is_date(&s[..10])
+        && is_date_bytes(&b[..10])
         && (b[10] == b' ' || b[10] == b'T')
         && b[13] == b':'
         && b[16] == b':'
@@ -181,14 +184,15 @@ pub fn http_response<'a>(
     }
 }
 
-/// The JSON body of an error response.
+/// The JSON body of an HTTP error response: the kind, the message an HTTP
+/// caller may see (see [`AppError::public_message`]) and the request id.
 pub fn error_body(err: &AppError, request_id: &str) -> Value {
     let mut body = json!({
         "kind": err.kind().as_str(),
-        "message": err.message(),
+        "message": err.public_message(),
         "request_id": request_id,
     });
-    if let Some(details) = err.details() {
+    if let Some(details) = err.public_details() {
         body["details"] = Value::Object(details.clone());
     }
     json!({ "error": body })
@@ -229,6 +233,11 @@ mod tests {
         assert!(!is_date("2024-1-02x"));
         assert!(is_datetime("2025-11-06 19:55:00"));
         assert!(!is_datetime("2025-11-06"));
+        assert!(
+            !is_datetime("ABCDEFGHIé12345678"),
+            "multi-byte text never panics"
+        );
+        assert!(!is_date("ABCDEFGHé"));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 
 use self::auth::{Auth, Credential, JwtCache, Session};
-use self::client::{Connection, Outcome, ResultSet, SnowflakeClient};
+use self::client::{Connection, Outcome, ResultSet, SnowflakeClient, is_statement_gone};
 use self::statements::Statements;
 use self::task::Plan;
 pub use self::task::SnowflakeTask;
@@ -26,6 +26,8 @@ use crate::credentials::{RetryPolicy, with_credential};
 use crate::cursor::{self, CursorState};
 use crate::deadline::Deadline;
 use crate::error::{AppError, ErrorKind};
+use crate::invocation::InvocationCtx;
+use crate::redact::Redactor;
 use crate::response::FetchResult;
 use crate::secrets::{SecretCache, SecretRef, SecretSource, SecretValue};
 use crate::telemetry::InvocationStats;
@@ -87,10 +89,14 @@ impl Snowflake {
         task: &SnowflakeTask,
         origin: TriggerKind,
         secrets: &SecretCache<S>,
-        deadline: &Deadline,
-        stats: &InvocationStats,
+        ctx: InvocationCtx<'_>,
         page_budget: usize,
     ) -> Result<FetchResult, AppError> {
+        let InvocationCtx {
+            deadline,
+            stats,
+            redactor,
+        } = ctx;
         let plan = task.plan(&self.statements, origin, self.settings.allow_ad_hoc)?;
         let reference = self.settings.secret.as_ref().ok_or_else(|| {
             AppError::config(
@@ -104,16 +110,18 @@ impl Snowflake {
             secrets,
             reference,
             &[],
-            deadline,
-            stats,
+            ctx,
             RetryPolicy::Always,
             async |secret| {
                 if attempts.fetch_add(1, Ordering::SeqCst) > 0 {
                     self.jwt.clear();
                 }
                 let credential = self.credential(secret, reference)?;
+                for value in &credential.sensitive {
+                    redactor.add(value.expose());
+                }
                 let session = credential.session.or(&self.settings.session);
-                let conn = self.connect(&credential.auth, &session)?;
+                let conn = self.connect(&credential.auth, &session, redactor)?;
                 let run = Run {
                     provider: self,
                     conn: &conn,
@@ -123,8 +131,13 @@ impl Snowflake {
                 };
                 let (rs, start) = match &task.cursor {
                     Some(token) => {
-                        run.resume(cursor::open(token, &credential.cursor_key(), &plan.key)?)
-                            .await?
+                        let state = cursor::open(
+                            token,
+                            &credential.cursor_key(),
+                            &plan.key,
+                            plan.params_digest.as_deref(),
+                        )?;
+                        run.resume(state).await?
                     }
                     None => (
                         run.execute(&session, &request_id, &submitted).await?,
@@ -159,7 +172,12 @@ impl Snowflake {
         Ok(credential)
     }
 
-    fn connect(&self, auth: &Auth, session: &Session) -> Result<Connection, AppError> {
+    fn connect(
+        &self,
+        auth: &Auth,
+        session: &Session,
+        redactor: &Redactor,
+    ) -> Result<Connection, AppError> {
         let account = session.account.as_deref().ok_or_else(|| {
             AppError::config(
                 "the Snowflake account is not set (SNOWFLAKE_ACCOUNT or 'account' in the secret)",
@@ -187,7 +205,9 @@ impl Snowflake {
                         "the Snowflake user is not set (SNOWFLAKE_USER or 'user' in the secret)",
                     )
                 })?;
-                (self.jwt.token(key, account, user)?, "KEYPAIR_JWT")
+                let jwt = self.jwt.token(key, account, user)?;
+                redactor.add(jwt.expose());
+                (jwt, "KEYPAIR_JWT")
             }
             Auth::Token { token, token_type } => (token.clone(), *token_type),
         };
@@ -245,7 +265,8 @@ impl Run<'_> {
             }
         }
         if !self.plan.bindings.is_empty() {
-            body["bindings"] = serde_json::to_value(&self.plan.bindings).unwrap_or(Value::Null);
+            body["bindings"] = serde_json::to_value(&self.plan.bindings)
+                .map_err(|e| AppError::internal(format!("could not encode the bindings: {e}")))?;
         }
         let resubmission = submitted.swap(true, Ordering::SeqCst);
         let started = Instant::now();
@@ -310,6 +331,16 @@ impl Run<'_> {
             .status(self.conn, &state.handle, self.deadline)
             .await;
         self.stats.record_upstream(started.elapsed());
+        let outcome = outcome.map_err(|e| {
+            if is_statement_gone(&e) {
+                AppError::new(
+                    ErrorKind::CursorExpired,
+                    "the cursor's result is no longer held by Snowflake (results are kept for 24 hours); run the query again without a cursor",
+                )
+            } else {
+                e
+            }
+        });
         match outcome? {
             Outcome::Done(rs) => Ok((rs, (state.partition, state.offset))),
             Outcome::Running { .. } => Err(AppError::new(
@@ -332,6 +363,7 @@ impl Run<'_> {
             statement_handle,
             sql_state,
             stats,
+            code: _,
         } = rs;
         let meta = result_set_meta_data.unwrap_or_default();
         let fetch = async |range: std::ops::Range<usize>| {
@@ -366,6 +398,7 @@ impl Run<'_> {
             partition,
             offset,
             issued: 0,
+            params: self.plan.params_digest.clone(),
         });
         let mut out_meta = Map::new();
         out_meta.insert(

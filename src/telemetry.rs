@@ -76,10 +76,28 @@ pub fn init() {
         .init();
 }
 
+/// Replace the default panic hook, which prints the panic message — and a
+/// message can quote the input that caused it, upstream text included — with
+/// one that logs only where the panic happened. The handler turns the panic
+/// itself into an `internal` error.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!(
+            location = %location,
+            "panic in the handler (its message is withheld: it may quote input)"
+        );
+    }));
+}
+
 /// Counters for one invocation.
 #[derive(Debug, Default)]
 pub struct InvocationStats {
     secret_hits: AtomicU32,
+    secret_stale: AtomicU32,
     secret_fetches: AtomicU32,
     upstream_calls: AtomicU32,
     upstream_micros: AtomicU64,
@@ -90,6 +108,10 @@ impl InvocationStats {
     pub fn record_secret(&self, status: CacheStatus) {
         match status {
             CacheStatus::Hit => self.secret_hits.fetch_add(1, Ordering::Relaxed),
+            CacheStatus::Stale => {
+                self.secret_hits.fetch_add(1, Ordering::Relaxed);
+                self.secret_stale.fetch_add(1, Ordering::Relaxed)
+            }
             CacheStatus::Miss | CacheStatus::Refreshed => {
                 self.secret_fetches.fetch_add(1, Ordering::Relaxed)
             }
@@ -120,6 +142,11 @@ impl InvocationStats {
     }
 
     /// Secret lookups that called Secrets Manager.
+    pub fn secret_stale(&self) -> u32 {
+        self.secret_stale.load(Ordering::Relaxed)
+    }
+
+    /// Secret lookups fetched from Secrets Manager.
     pub fn secret_fetches(&self) -> u32 {
         self.secret_fetches.load(Ordering::Relaxed)
     }
@@ -169,6 +196,7 @@ pub fn emf_document(report: &InvocationReport<'_>, timestamp_ms: u64) -> Value {
                     {"Name": "UpstreamCalls", "Unit": "Count"},
                     {"Name": "SecretCacheHit", "Unit": "Count"},
                     {"Name": "SecretCacheMiss", "Unit": "Count"},
+                    {"Name": "SecretStaleServed", "Unit": "Count"},
                     {"Name": "Errors", "Unit": "Count"},
                     {"Name": "Duration", "Unit": "Milliseconds"},
                     {"Name": "ColdStart", "Unit": "Count"}
@@ -185,6 +213,7 @@ pub fn emf_document(report: &InvocationReport<'_>, timestamp_ms: u64) -> Value {
         "UpstreamCalls": s.upstream_calls(),
         "SecretCacheHit": s.secret_hits(),
         "SecretCacheMiss": s.secret_fetches(),
+        "SecretStaleServed": s.secret_stale(),
         "Errors": u32::from(report.error_kind.is_some()),
         "Duration": millis(report.duration),
         "ColdStart": u32::from(report.cold_start),

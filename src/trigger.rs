@@ -91,6 +91,27 @@ pub enum Invocation {
     },
 }
 
+/// Events larger than this are refused before parsing (Lambda's own limit
+/// for synchronous invocations is 6 MB).
+pub const MAX_EVENT_BYTES: usize = 7 * 1024 * 1024;
+
+/// Parse the raw event with explicit limits: at most [`MAX_EVENT_BYTES`],
+/// nesting below 128 levels, numbers that fit a double, valid Unicode.
+/// Anything else is `unrecognized_event` with the parser's reason.
+pub fn parse_event(raw: &str) -> Result<Value, AppError> {
+    if raw.len() > MAX_EVENT_BYTES {
+        return Err(unrecognized(format!(
+            "the event is {} bytes, over the {MAX_EVENT_BYTES} byte limit",
+            raw.len()
+        )));
+    }
+    serde_json::from_str(raw).map_err(|e| {
+        unrecognized(format!(
+            "the event is not JSON this function accepts ({e}); nesting is limited to 127 levels, numbers to the range of a double, and strings to valid Unicode"
+        ))
+    })
+}
+
 fn unrecognized(message: impl Into<String>) -> AppError {
     AppError::new(ErrorKind::UnrecognizedEvent, message)
 }

@@ -7,11 +7,40 @@ use std::time::Duration;
 use crate::deadline::Deadline;
 use crate::error::{AppError, ErrorKind};
 
+/// Error bodies are read up to this many bytes (enough for any message).
+pub const ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// The largest upstream body (decompressed) one request may bring into a
+/// function of `memory_mb` MB: 1/32 of its memory, from 1 MiB to 256 MiB.
+/// Parsing multiplies a body's size several times over, and a Snowflake page
+/// may have a few partitions in flight at once.
+pub fn body_cap(memory_mb: u64) -> usize {
+    let bytes = memory_mb.saturating_mul(1024 * 1024) / 32;
+    bytes.clamp(1024 * 1024, 256 * 1024 * 1024) as usize
+}
+
+/// Follow a redirect only within the origin (scheme, host and port) of the
+/// request: a redirect elsewhere would carry the Alpha Vantage key in its
+/// URL, or re-post SQL and bindings to another server.
+fn same_origin_only() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first();
+        let same = first.is_some_and(|f| f.origin() == attempt.url().origin());
+        if !same || attempt.previous().len() > 5 {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
 /// The HTTP client shared by every provider: rustls, HTTP/2 when offered,
-/// bounded connect time, pooled connections kept for warm invocations.
+/// bounded connect time, pooled connections kept for warm invocations, and
+/// no redirect to another origin.
 pub fn http_client() -> Result<reqwest::Client, AppError> {
     reqwest::Client::builder()
         .user_agent(concat!("secret-fetch/", env!("CARGO_PKG_VERSION")))
+        .redirect(same_origin_only())
         .connect_timeout(Duration::from_secs(5))
         .pool_idle_timeout(Duration::from_secs(60))
         .tcp_nodelay(true)
@@ -38,12 +67,44 @@ pub async fn read_body(
         .map_err(|e| transport_error(service, e, deadline, budget))?
     {
         if body.len() + chunk.len() > max {
-            return Err(AppError::new(
-                ErrorKind::UpstreamFailed,
-                format!("{service} sent more than {max} bytes"),
-            ));
+            return Err(too_large_body(service, max));
         }
         body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The error for a body over `max` bytes: not transient, so never retried.
+pub fn too_large_body(service: &str, max: usize) -> AppError {
+    AppError::new(
+        ErrorKind::TooLarge,
+        format!(
+            "{service} sent more than {max} bytes, more than this function's memory \
+             (AWS_LAMBDA_FUNCTION_MEMORY_SIZE) allows; narrow the request"
+        ),
+    )
+}
+
+/// Read at most `max` bytes of `response`'s body (an error body: the rest
+/// is not needed to describe it).
+pub async fn read_prefix(
+    service: &str,
+    mut response: reqwest::Response,
+    max: usize,
+    deadline: &Deadline,
+    budget: Duration,
+) -> Result<Vec<u8>, AppError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| transport_error(service, e, deadline, budget))?
+    {
+        let room = max - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= max {
+            break;
+        }
     }
     Ok(body)
 }
@@ -64,7 +125,8 @@ pub fn transport_error(
         return AppError::new(
             ErrorKind::UpstreamFailed,
             format!("{service} did not answer within {} ms", budget.as_millis()),
-        );
+        )
+        .transient();
     }
     let what = if e.is_connect() {
         format!("could not connect to {service}")
@@ -73,5 +135,7 @@ pub fn transport_error(
     } else {
         format!("the request to {service} failed")
     };
-    AppError::new(ErrorKind::UpstreamFailed, what)
+    let err = AppError::new(ErrorKind::UpstreamFailed, what);
+    // A request that could not even be built will not build on a retry.
+    if e.is_builder() { err } else { err.transient() }
 }

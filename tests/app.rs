@@ -85,7 +85,7 @@ async fn invoke(
     secs: u64,
 ) -> Result<Value, AppError> {
     let ctx = common::context("req-1", secs);
-    app.handle_payload(event, &ctx)
+    app.handle_payload(&event.to_string(), &ctx)
         .await
         .map(|raw| serde_json::from_str(raw.get()).unwrap())
 }

@@ -3,15 +3,16 @@
 //! Alpha Vantage answers almost every failure with HTTP 200 and a one-key
 //! JSON object: `Error Message`, `Note` or `Information`. A body is data
 //! only when it carries a non-empty data object; otherwise the text decides
-//! the kind. Upstream text is redacted (the 2025+ daily-limit message echoes
-//! the API key) and cut before it reaches a message.
+//! the kind. Upstream text is attached raw to the error and redacted at the
+//! invocation's one redaction point (the 2025+ daily-limit message echoes the
+//! API key), before it is cut to a preview.
 
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
 use super::task::AlphaVantageTask;
-use crate::error::{AppError, ErrorKind, preview};
+use crate::error::{AppError, ErrorKind};
 
 /// Keys that carry messages rather than data.
 pub const MESSAGE_KEYS: [&str; 3] = ["Error Message", "Note", "Information"];
@@ -20,25 +21,6 @@ pub const META_KEY: &str = "Meta Data";
 
 /// How long the per-second burst limit asks us to wait.
 pub const BURST_WAIT: Duration = Duration::from_secs(1);
-
-/// Replace the API key, and any `apikey=` query fragment, in upstream text.
-pub fn redact(text: &str, key: &str) -> String {
-    let mut out = if key.len() >= 4 {
-        text.replace(key, "[REDACTED]")
-    } else {
-        text.to_owned()
-    };
-    let mut from = 0;
-    while let Some(pos) = out[from..].to_ascii_lowercase().find("apikey=") {
-        let start = from + pos + "apikey=".len();
-        let end = out[start..]
-            .find(|c: char| c == '&' || c.is_whitespace() || c == '"' || c == ')')
-            .map_or(out.len(), |i| start + i);
-        out.replace_range(start..end, "[REDACTED]");
-        from = start + "[REDACTED]".len();
-    }
-    out
-}
 
 /// Whether `body` holds data (a non-empty object or array besides the
 /// message keys; `Meta Data` alone counts, as an empty series).
@@ -54,11 +36,7 @@ fn has_data(body: &Map<String, Value>) -> bool {
 }
 
 /// `Ok` when `body` is data; otherwise the typed error it stands for.
-pub fn classify(
-    task: &AlphaVantageTask,
-    body: &Map<String, Value>,
-    key: &str,
-) -> Result<(), AppError> {
+pub fn classify(task: &AlphaVantageTask, body: &Map<String, Value>) -> Result<(), AppError> {
     if has_data(body) {
         return Ok(());
     }
@@ -82,66 +60,49 @@ pub fn classify(
         let keys: Vec<&str> = body.keys().map(String::as_str).take(5).collect();
         return Err(AppError::new(
             ErrorKind::UpstreamFailed,
-            format!(
-                "Alpha Vantage answered {function} with an unexpected shape (keys: {})",
-                preview(&keys.join(", "))
-            ),
-        ));
+            format!("Alpha Vantage answered {function} with an unexpected shape; keys"),
+        )
+        .with_upstream_text(&keys.join(", ")));
     };
-    let shown = preview(&redact(text, key));
     let lower = text.to_ascii_lowercase();
     let err = if lower.contains("apikey")
         || (lower.contains("api key") && (lower.contains("invalid") || lower.contains("missing")))
     {
-        AppError::credential_rejected(format!("Alpha Vantage rejected the API key: {shown}"))
+        AppError::credential_rejected("Alpha Vantage rejected the API key")
     } else if lower.contains("demo") && lower.contains("key") {
-        AppError::credential_rejected(format!(
-            "Alpha Vantage refused the key as a demo key; store a real key in the secret: {shown}"
-        ))
+        AppError::credential_rejected(
+            "Alpha Vantage refused the key as a demo key; store a real key in the secret",
+        )
     } else if lower.contains("per second")
         || lower.contains("spreading out")
         || lower.contains("burst")
     {
-        AppError::new(
-            ErrorKind::UpstreamThrottled,
-            format!("Alpha Vantage burst limit: {shown}"),
-        )
-        .with_retry_after(BURST_WAIT)
+        AppError::new(ErrorKind::UpstreamThrottled, "Alpha Vantage burst limit")
+            .with_retry_after(BURST_WAIT)
     } else if lower.contains("per minute") {
-        AppError::new(
-            ErrorKind::UpstreamThrottled,
-            format!("Alpha Vantage rate limit: {shown}"),
-        )
-        .with_retry_after(Duration::from_secs(60))
+        AppError::new(ErrorKind::UpstreamThrottled, "Alpha Vantage rate limit")
+            .with_retry_after(Duration::from_secs(60))
     } else if lower.contains("rate limit")
         || lower.contains("per day")
         || lower.contains("call frequency")
     {
-        AppError::new(
-            ErrorKind::UpstreamThrottled,
-            format!("Alpha Vantage rate limit: {shown}"),
-        )
+        AppError::new(ErrorKind::UpstreamThrottled, "Alpha Vantage rate limit")
     } else if lower.contains("premium") {
         AppError::new(
             ErrorKind::PremiumRequired,
-            format!(
-                "{function} with these parameters needs an Alpha Vantage premium plan: {shown}"
-            ),
+            format!("{function} with these parameters needs an Alpha Vantage premium plan"),
         )
     } else if field == "Error Message" && lower.contains("invalid api call") {
         AppError::new(
             ErrorKind::UnknownSymbol,
             format!(
-                "Alpha Vantage does not know '{subject}' for {function} (or rejected a parameter): {shown}"
+                "Alpha Vantage does not know '{subject}' for {function} (or rejected a parameter)"
             ),
         )
     } else {
-        AppError::new(
-            ErrorKind::UpstreamFailed,
-            format!("Alpha Vantage {field}: {shown}"),
-        )
+        AppError::new(ErrorKind::UpstreamFailed, format!("Alpha Vantage {field}"))
     };
-    Err(err)
+    Err(err.with_upstream_text(text))
 }
 
 /// Whether `err` is the per-second burst limit, worth one retry after [`BURST_WAIT`].
@@ -161,20 +122,20 @@ mod tests {
     }
 
     fn kind_of(body: Value) -> (ErrorKind, String, bool) {
-        let err = classify(&daily(), body.as_object().unwrap(), KEY).unwrap_err();
-        (
-            err.kind(),
-            err.message().to_owned(),
-            err.is_credential_rejected(),
-        )
+        let err = classify(&daily(), body.as_object().unwrap()).unwrap_err();
+        let redactor = crate::redact::Redactor::new();
+        redactor.add(KEY);
+        let rejected = err.is_credential_rejected();
+        let err = err.redacted(&redactor);
+        (err.kind(), err.message().to_owned(), rejected)
     }
 
     #[test]
     fn data_is_data_even_with_a_note() {
         let body = json!({"Meta Data": {"2. Symbol": "IBM"}, "Time Series (Daily)": {"2024-01-02": {"1. open": "1"}}, "Note": "hello"});
-        assert!(classify(&daily(), body.as_object().unwrap(), KEY).is_ok());
+        assert!(classify(&daily(), body.as_object().unwrap()).is_ok());
         let meta_only = json!({"Meta Data": {"2. Symbol": "IBM"}});
-        assert!(classify(&daily(), meta_only.as_object().unwrap(), KEY).is_ok());
+        assert!(classify(&daily(), meta_only.as_object().unwrap()).is_ok());
     }
 
     #[test]
@@ -248,27 +209,15 @@ mod tests {
 
     #[test]
     fn burst_limit_is_retryable_and_daily_is_not() {
-        let burst = classify(&daily(), json!({"Information": "Please consider spreading out your free API requests more sparingly (1 request per second)."}).as_object().unwrap(), KEY).unwrap_err();
+        let burst = classify(&daily(), json!({"Information": "Please consider spreading out your free API requests more sparingly (1 request per second)."}).as_object().unwrap()).unwrap_err();
         assert!(is_burst_limit(&burst));
         let daily_limit = classify(
             &daily(),
             json!({"Information": "Our standard API rate limit is 25 requests per day."})
                 .as_object()
                 .unwrap(),
-            KEY,
         )
         .unwrap_err();
         assert!(!is_burst_limit(&daily_limit));
-    }
-
-    #[test]
-    fn redact_hides_key_and_query_fragments() {
-        let text = format!(
-            "key {KEY} in https://x/query?function=F&apikey={KEY}&symbol=IBM and apikey=other)"
-        );
-        let out = redact(&text, KEY);
-        assert!(!out.contains(KEY) && !out.contains("other"), "{out}");
-        assert!(out.contains("symbol=IBM"));
-        assert_eq!(redact("no key here", ""), "no key here");
     }
 }

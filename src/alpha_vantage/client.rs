@@ -4,23 +4,22 @@
 //! timeout of `min(ALPHA_VANTAGE_TIMEOUT_MS, time left before the deadline)`
 //! covering connect, headers and body. The key travels in the query string as
 //! the API requires, so transport errors are described without their URL and
-//! upstream text is redacted before it is quoted.
+//! upstream text is only attached to errors raw, for the invocation's
+//! redactor (see `crate::redact`). Bodies are capped by the function's
+//! memory size; no redirect to another origin is followed.
 
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::classify::{classify, redact};
+use super::classify::classify;
 use super::task::AlphaVantageTask;
 use crate::deadline::Deadline;
-use crate::error::{AppError, ErrorKind, preview};
+use crate::error::{AppError, ErrorKind};
 use crate::secrets::SecretValue;
-use crate::upstream::{read_body, transport_error};
+use crate::upstream::{ERROR_BODY_BYTES, read_body, read_prefix, transport_error};
 
 const SERVICE: &str = "Alpha Vantage";
-
-/// Bodies larger than this are refused (a full intraday month is ~2 MB).
-pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 /// Alpha Vantage over HTTP.
 #[derive(Clone, Debug)]
@@ -28,15 +27,23 @@ pub struct AlphaVantageClient {
     http: reqwest::Client,
     base_url: String,
     timeout: Duration,
+    max_body: usize,
 }
 
 impl AlphaVantageClient {
-    /// A client for `base_url` (the `…/query` endpoint).
-    pub fn new(http: reqwest::Client, base_url: impl Into<String>, timeout: Duration) -> Self {
+    /// A client for `base_url` (the `…/query` endpoint) that refuses bodies
+    /// over `max_body` bytes (a full intraday month is ~2 MB).
+    pub fn new(
+        http: reqwest::Client,
+        base_url: impl Into<String>,
+        timeout: Duration,
+        max_body: usize,
+    ) -> Self {
         AlphaVantageClient {
             http,
             base_url: base_url.into(),
             timeout,
+            max_body,
         }
     }
 
@@ -65,37 +72,27 @@ impl AlphaVantageClient {
             .map_err(|e| transport_error(SERVICE, e, deadline, budget))?;
         drop(params);
         let status = response.status();
-        let bytes = read_body(SERVICE, response, MAX_BODY_BYTES, deadline, budget).await?;
-        let shown = || {
-            preview(&redact(
-                &String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]),
-                key.expose(),
-            ))
-        };
-        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS || !status.is_success() {
+            let bytes = read_prefix(SERVICE, response, ERROR_BODY_BYTES, deadline, budget).await?;
+            let kind = if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                ErrorKind::UpstreamThrottled
+            } else {
+                ErrorKind::UpstreamFailed
+            };
             return Err(AppError::new(
-                ErrorKind::UpstreamThrottled,
-                format!("Alpha Vantage answered HTTP 429: {}", shown()),
-            ));
+                kind,
+                format!("Alpha Vantage answered HTTP {}", status.as_u16()),
+            )
+            .with_upstream_text(&String::from_utf8_lossy(&bytes)));
         }
-        if !status.is_success() {
-            return Err(AppError::new(
-                ErrorKind::UpstreamFailed,
-                format!(
-                    "Alpha Vantage answered HTTP {}: {}",
-                    status.as_u16(),
-                    shown()
-                ),
-            ));
-        }
+        let bytes = read_body(SERVICE, response, self.max_body, deadline, budget).await?;
+        let shown = || String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]).into_owned();
         let body: Value = serde_json::from_slice(&bytes).map_err(|_| {
             AppError::new(
                 ErrorKind::UpstreamFailed,
-                format!(
-                    "Alpha Vantage answered with something that is not JSON: {}",
-                    shown()
-                ),
+                "Alpha Vantage answered with something that is not JSON",
             )
+            .with_upstream_text(&shown())
         })?;
         let Value::Object(body) = body else {
             return Err(AppError::new(
@@ -103,7 +100,7 @@ impl AlphaVantageClient {
                 "Alpha Vantage answered with JSON that is not an object",
             ));
         };
-        classify(task, &body, key.expose())?;
+        classify(task, &body)?;
         Ok(body)
     }
 }

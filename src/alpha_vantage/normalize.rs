@@ -15,7 +15,7 @@
 use serde_json::{Map, Number, Value};
 
 use super::classify::{MESSAGE_KEYS, META_KEY};
-use super::task::AlphaVantageTask;
+use super::task::{AlphaVantageTask, strict_date};
 use crate::error::{AppError, ErrorKind};
 use crate::response::{FetchResult, infer_columns};
 
@@ -139,7 +139,7 @@ pub fn normalize(
             if !task.function.is_series() {
                 return Err(unexpected(task, name));
             }
-            series_rows(task, obj)
+            series_rows(task, obj)?
         }
         Some((name, Value::Object(obj))) => {
             if task.function.is_series() {
@@ -157,31 +157,49 @@ fn unexpected(task: &AlphaVantageTask, key: &str) -> AppError {
     AppError::new(
         ErrorKind::UpstreamFailed,
         format!(
-            "Alpha Vantage answered {} with an unexpected '{}' object",
-            task.function,
-            crate::error::preview(key)
+            "Alpha Vantage answered {} with an unexpected object",
+            task.function
         ),
     )
+    .with_upstream_text(key)
 }
 
-fn series_rows(task: &AlphaVantageTask, series: &Map<String, Value>) -> Vec<Map<String, Value>> {
+fn series_rows(
+    task: &AlphaVantageTask,
+    series: &Map<String, Value>,
+) -> Result<Vec<Map<String, Value>>, AppError> {
     let key_name = if task.function.is_intraday() {
         "timestamp"
     } else {
         "date"
     };
-    let (start, end) = task.window();
-    let mut entries: Vec<(&String, &Value)> = series
-        .iter()
-        .filter(|(k, _)| {
-            let day = k.get(..10).unwrap_or(k);
-            start.is_none_or(|s| day >= s) && end.is_none_or(|e| day <= e)
-        })
-        .collect();
+    let (start, end) = task.window()?;
+    let mut entries: Vec<(&String, &Value)> = Vec::with_capacity(series.len());
+    for (k, bar) in series {
+        if start.is_none() && end.is_none() {
+            entries.push((k, bar));
+            continue;
+        }
+        // Dates are compared as dates: a key that does not start with one
+        // cannot be placed in the window, and is an upstream fault.
+        let day = k.get(..10).and_then(strict_date).ok_or_else(|| {
+            AppError::new(
+                ErrorKind::UpstreamFailed,
+                format!(
+                    "Alpha Vantage answered {} with a series key that is not a date",
+                    task.function
+                ),
+            )
+            .with_upstream_text(k)
+        })?;
+        if start.is_none_or(|s| day >= s) && end.is_none_or(|e| day <= e) {
+            entries.push((k, bar));
+        }
+    }
     entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
     // Every bar has the same few fields: normalise each raw name once.
     let mut names: Vec<(&str, String)> = Vec::new();
-    entries
+    Ok(entries
         .into_iter()
         .map(|(k, bar)| {
             let mut row = Map::with_capacity(8);
@@ -202,7 +220,7 @@ fn series_rows(task: &AlphaVantageTask, series: &Map<String, Value>) -> Vec<Map<
             }
             row
         })
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]

@@ -295,16 +295,7 @@ impl AlphaVantageTask {
                 "'start' and 'end' apply to time series, not to {f}"
             )));
         }
-        let start = self
-            .start
-            .as_deref()
-            .map(|s| parse_date("start", s))
-            .transpose()?;
-        let end = self
-            .end
-            .as_deref()
-            .map(|s| parse_date("end", s))
-            .transpose()?;
+        let (start, end) = self.window()?;
         if let (Some(s), Some(e)) = (start, end)
             && s > e
         {
@@ -353,9 +344,20 @@ impl AlphaVantageTask {
         }
     }
 
-    /// The inclusive date window as `YYYY-MM-DD` strings (already validated).
-    pub fn window(&self) -> (Option<&str>, Option<&str>) {
-        (self.start.as_deref(), self.end.as_deref())
+    /// The inclusive date window (dates that do not parse, which
+    /// [`AlphaVantageTask::validate`] rejects first, are a `bad_request`).
+    pub fn window(&self) -> Result<(Option<NaiveDate>, Option<NaiveDate>), AppError> {
+        let start = self
+            .start
+            .as_deref()
+            .map(|s| parse_date("start", s))
+            .transpose()?;
+        let end = self
+            .end
+            .as_deref()
+            .map(|s| parse_date("end", s))
+            .transpose()?;
+        Ok((start, end))
     }
 }
 
@@ -402,8 +404,16 @@ fn check_format(p: Param, v: &str) -> Result<(), AppError> {
             }
         }
         P::Month => {
-            let parsed = NaiveDate::parse_from_str(&format!("{v}-01"), "%Y-%m-%d");
-            if v.len() != 7 || parsed.is_err() || v < "2000-01" {
+            let shaped = v.len() == 7
+                && v.bytes().enumerate().all(|(i, b)| {
+                    if i == 4 {
+                        b == b'-'
+                    } else {
+                        b.is_ascii_digit()
+                    }
+                });
+            let parsed = shaped.then(|| strict_date(&format!("{v}-01"))).flatten();
+            if parsed.is_none_or(|d| d < NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default()) {
                 return bad("must be a month YYYY-MM from 2000-01 on");
             }
         }
@@ -412,16 +422,29 @@ fn check_format(p: Param, v: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-fn parse_date(name: &str, v: &str) -> Result<NaiveDate, AppError> {
-    if v.len() == 10
-        && let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d")
-    {
-        return Ok(d);
+/// Exactly `YYYY-MM-DD`: ten ASCII characters, digits and two dashes, a
+/// real calendar date. No sign, no space, no one-digit month or day.
+pub fn strict_date(v: &str) -> Option<NaiveDate> {
+    let b = v.as_bytes();
+    let shaped = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        });
+    if !shaped {
+        return None;
     }
-    Err(AppError::bad_request(format!(
-        "'{name}' must be a date YYYY-MM-DD, not '{}'",
-        crate::error::preview(v)
-    )))
+    let number = |r: std::ops::Range<usize>| v[r].parse::<u32>().ok();
+    NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)
+}
+
+fn parse_date(name: &str, v: &str) -> Result<NaiveDate, AppError> {
+    strict_date(v).ok_or_else(|| {
+        AppError::bad_request(format!(
+            "'{name}' must be a date YYYY-MM-DD, not '{}'",
+            crate::error::preview(v)
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -509,6 +532,19 @@ mod tests {
             .contains("'start'")
         );
         assert!(invalid(json!({"function": "TIME_SERIES_DAILY", "symbol": "IBM", "start": "2024-03-01", "end": "2024-02-01"})).contains("after"));
+        for (field, bad) in [
+            ("end", "+2025-12-1"),
+            ("start", " 2025-12-1"),
+            ("start", "2025-12-1"),
+            ("end", "-2025-12-01"),
+            ("end", "2025-12-01 "),
+            ("start", "２０２５-12-01"),
+            ("start", "2025/12/01"),
+        ] {
+            let msg =
+                invalid(json!({"function": "TIME_SERIES_DAILY", "symbol": "IBM", field: bad}));
+            assert!(msg.contains(&format!("'{field}'")), "{bad:?}: {msg}");
+        }
         assert!(
             invalid(json!({"function": "GLOBAL_QUOTE", "symbol": "IBM", "start": "2024-03-01"}))
                 .contains("time series")

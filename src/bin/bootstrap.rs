@@ -10,11 +10,12 @@ use aws_config::timeout::TimeoutConfig;
 use lambda_runtime::{LambdaEvent, service_fn};
 use secret_fetch::secrets::SecretsManagerSource;
 use secret_fetch::{App, Config, http_client, telemetry};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
+    telemetry::install_panic_hook();
     let config = Config::from_env().inspect_err(|e| {
         tracing::error!(
             error_kind = e.kind().as_str(),
@@ -42,7 +43,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         );
     })?;
     let app = &app;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         app.handle(event)
     }))
     .await

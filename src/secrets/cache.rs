@@ -5,6 +5,14 @@
 //! one `GetSecretValue` call. A forced refresh (after the upstream rejected
 //! the credential) bypasses the entry and replaces it. The lock is held
 //! across a fetch, so concurrent callers never fetch the same secret twice.
+//!
+//! Like aws-secretsmanager-agent, an expired entry is served when its
+//! refresh fails *transiently* (throttling, a 5xx, a timeout — the refresh is
+//! bounded by `refresh_timeout` while a fallback exists — or a connection
+//! error), for at most `max_stale` past the TTL, with a warning and a
+//! metric. Never after not-found, access denied, decryption failure or
+//! deletion: those drop the entry. A forced refresh never falls back (the
+//! cached value is the one the upstream just rejected).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,7 +24,7 @@ use tokio::time::Instant;
 use super::reference::{SecretRef, VersionKey};
 use super::source::SecretSource;
 use super::value::{SecretDocument, SecretValue};
-use crate::error::AppError;
+use crate::error::{AppError, ErrorKind};
 
 /// How a lookup was served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +35,8 @@ pub enum CacheStatus {
     Miss,
     /// Fetched because the caller forced a refresh.
     Refreshed,
+    /// Expired, but the refresh failed transiently: served from memory.
+    Stale,
 }
 
 struct Entry {
@@ -38,6 +48,8 @@ struct Entry {
 pub struct SecretCache<S> {
     source: S,
     ttl: Duration,
+    max_stale: Duration,
+    refresh_timeout: Duration,
     entries: Mutex<HashMap<VersionKey, Entry>>,
 }
 
@@ -47,8 +59,19 @@ impl<S: SecretSource> SecretCache<S> {
         SecretCache {
             source,
             ttl,
+            max_stale: Duration::ZERO,
+            refresh_timeout: Duration::from_secs(2),
             entries: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Serve an expired entry for up to `max_stale` past its TTL when its
+    /// refresh fails transiently; a refresh with such a fallback gets at most
+    /// `refresh_timeout`.
+    pub fn with_stale_fallback(mut self, max_stale: Duration, refresh_timeout: Duration) -> Self {
+        self.max_stale = max_stale;
+        self.refresh_timeout = refresh_timeout;
+        self
     }
 
     /// The source, for tests that count its calls.
@@ -73,7 +96,52 @@ impl<S: SecretSource> SecretCache<S> {
             let value = entry.document.extract(reference, default_keys)?;
             return Ok((value, CacheStatus::Hit));
         }
-        let document = Arc::new(self.source.fetch(&key).await?);
+        let fallback = match entries.get(&key) {
+            Some(entry)
+                if !force_refresh
+                    && !self.ttl.is_zero()
+                    && entry.fetched_at.elapsed() < self.ttl + self.max_stale =>
+            {
+                Some(entry.document.clone())
+            }
+            _ => None,
+        };
+        let fetched = match &fallback {
+            None => self.source.fetch(&key).await,
+            Some(_) => tokio::time::timeout(self.refresh_timeout, self.source.fetch(&key))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(AppError::new(
+                        ErrorKind::SecretUnavailable,
+                        format!(
+                            "secret '{}': Secrets Manager did not answer within {} ms",
+                            key.secret_id,
+                            self.refresh_timeout.as_millis()
+                        ),
+                    )
+                    .transient())
+                }),
+        };
+        let document = match (fetched, fallback) {
+            (Ok(document), _) => Arc::new(document),
+            (Err(e), Some(stale)) if e.is_transient() => {
+                tracing::warn!(
+                    secret = %reference,
+                    error_kind = e.kind().as_str(),
+                    error = e.message(),
+                    max_stale_secs = self.max_stale.as_secs(),
+                    "refreshing the secret failed transiently; serving the cached secret"
+                );
+                let value = stale.extract(reference, default_keys)?;
+                return Ok((value, CacheStatus::Stale));
+            }
+            (Err(e), _) => {
+                if !e.is_transient() {
+                    entries.remove(&key);
+                }
+                return Err(e);
+            }
+        };
         let value = document.extract(reference, default_keys);
         if self.ttl.is_zero() {
             entries.remove(&key);
@@ -98,7 +166,6 @@ impl<S: SecretSource> SecretCache<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ErrorKind;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Serves "key-N" where N counts the fetches, or fails.

@@ -65,7 +65,10 @@ impl SecretSource for SecretsManagerSource {
 }
 
 /// Map a `GetSecretValue` failure to an [`AppError`] naming `secret_id`.
-pub fn map_sdk_error<R>(secret_id: &str, err: SdkError<GetSecretValueError, R>) -> AppError {
+pub fn map_sdk_error(
+    secret_id: &str,
+    err: SdkError<GetSecretValueError, aws_sdk_secretsmanager::config::http::HttpResponse>,
+) -> AppError {
     let describe = |what: &str, detail: Option<&str>| match detail {
         Some(d) if !d.is_empty() => format!("secret '{secret_id}': {what} ({})", preview(d)),
         _ => format!("secret '{secret_id}': {what}"),
@@ -136,19 +139,27 @@ pub fn map_sdk_error<R>(secret_id: &str, err: SdkError<GetSecretValueError, R>) 
                     ),
                 },
             };
-            AppError::new(kind, describe(what, message))
+            let transient = matches!(kind, ErrorKind::SecretThrottled)
+                || matches!(e, GetSecretValueError::InternalServiceError(_))
+                || (kind == ErrorKind::SecretUnavailable
+                    && service.raw().status().is_server_error());
+            let err = AppError::new(kind, describe(what, message));
+            if transient { err.transient() } else { err }
         }
         SdkError::TimeoutError(_) => AppError::new(
             ErrorKind::SecretUnavailable,
             describe("Secrets Manager did not answer in time", None),
-        ),
+        )
+        .transient(),
         SdkError::DispatchFailure(_) => AppError::new(
             ErrorKind::SecretUnavailable,
             describe("could not reach Secrets Manager", None),
-        ),
+        )
+        .transient(),
         _ => AppError::new(
             ErrorKind::SecretUnavailable,
             describe("unreadable response from Secrets Manager", None),
-        ),
+        )
+        .transient(),
     }
 }

@@ -93,18 +93,31 @@ impl SecretDocument {
                 .map_err(|_| malformed("is binary and not UTF-8 text".into()))?,
         };
         let trimmed = text.trim();
-        let object = if trimmed.starts_with('{') {
-            match serde_json::from_str::<Value>(trimmed) {
+        // Anything that looks like JSON must be JSON: a document that fails
+        // to parse is never used whole, since it would send every value it
+        // holds as the credential.
+        let object = match trimmed.as_bytes().first() {
+            Some(b'{' | b'[') => match serde_json::from_str::<Value>(trimmed) {
                 Ok(Value::Object(map)) => Some(map),
-                _ => None,
-            }
-        } else {
-            None
+                Ok(_) => {
+                    return Err(malformed(
+                        "is a JSON array, not an object or a plain value".into(),
+                    ));
+                }
+                Err(e) => {
+                    return Err(malformed(format!(
+                        "looks like JSON but is not valid JSON ({e}); fix the secret's text"
+                    )));
+                }
+            },
+            _ => None,
         };
         let value = match (reference.json_key(), &object) {
             (Some(key), Some(map)) => match map.get(key) {
                 Some(v) => scalar(v).ok_or_else(|| {
-                    malformed(format!("has key '{key}' but its value is null or empty"))
+                    malformed(format!(
+                        "has key '{key}' but its value is not a non-empty string or number"
+                    ))
                 })?,
                 None => return Err(malformed(format!("has no JSON key '{key}'"))),
             },
@@ -138,14 +151,14 @@ impl SecretDocument {
     }
 }
 
-/// A JSON value as credential text: strings as they are, numbers and
-/// booleans printed, objects and arrays as JSON; null and "" are absent.
+/// A JSON value as credential text: strings as they are, numbers printed.
+/// Null, "", booleans, objects and arrays are not credentials.
 fn scalar(v: &Value) -> Option<String> {
     match v {
-        Value::Null => None,
         Value::String(s) if s.trim().is_empty() => None,
         Value::String(s) => Some(s.trim().to_owned()),
-        other => Some(other.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
 }
 
@@ -215,6 +228,36 @@ mod tests {
             .extract(&r("db"), &[])
             .unwrap_err();
         assert!(err.message().contains("empty"));
+    }
+
+    #[test]
+    fn json_that_does_not_parse_is_never_used_whole() {
+        for text in [
+            r#"{"apikey": "K", "db_password": "P",}"#,
+            r#"{"apikey": "K""#,
+            r#"["K"]"#,
+        ] {
+            let err = SecretDocument::text(text)
+                .extract(&r("av/key"), &["apikey"])
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::SecretMalformed, "{text}");
+            assert!(err.message().contains("'av/key'"), "{}", err.message());
+            assert!(!err.message().contains("db_password") && !err.message().contains('P'));
+        }
+    }
+
+    #[test]
+    fn structured_values_are_not_credentials() {
+        for text in [
+            r#"{"apikey": {"k": "v"}}"#,
+            r#"{"apikey": ["K"]}"#,
+            r#"{"apikey": true}"#,
+        ] {
+            let err = SecretDocument::text(text)
+                .extract(&r("av"), &["apikey"])
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::SecretMalformed, "{text}");
+        }
     }
 
     #[test]

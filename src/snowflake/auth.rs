@@ -94,6 +94,21 @@ pub struct Credential {
     pub auth: Auth,
     /// The connection fields the secret sets.
     pub session: Session,
+    /// The secret values inside the secret (token, passphrase, the key's
+    /// PEM lines), for the invocation's redactor.
+    pub sensitive: Vec<SecretValue>,
+}
+
+/// A bearer token must be a valid header value: visible ASCII, no space,
+/// no CR/LF. Anything else is refused before it is sent anywhere.
+fn token(reference: &str, value: &str) -> Result<SecretValue, AppError> {
+    if value.is_empty() || !value.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        return Err(malformed(
+            reference,
+            "holds a token with characters an HTTP header cannot carry (white space, line breaks or non-ASCII); store the token alone",
+        ));
+    }
+    Ok(SecretValue::new(value))
 }
 
 impl fmt::Debug for Credential {
@@ -126,14 +141,18 @@ impl Credential {
                 token_type: "PROGRAMMATIC_ACCESS_TOKEN",
             },
             session: Session::default(),
+            sensitive: Vec::new(),
         };
         if text.starts_with("-----BEGIN") {
+            cred.sensitive = pem_lines(text);
             cred.auth = Auth::KeyPair(KeyPairAuth::from_pem(text, None, reference)?);
             return Ok(cred);
         }
         if !text.starts_with('{') {
+            let pat = token(reference, text)?;
+            cred.sensitive.push(pat.clone());
             cred.auth = Auth::Token {
-                token: SecretValue::new(text),
+                token: pat,
                 token_type: "PROGRAMMATIC_ACCESS_TOKEN",
             };
             return Ok(cred);
@@ -164,6 +183,9 @@ impl Credential {
                 "passphrase",
                 "private_key_password",
             ]);
+            cred.sensitive = pem_lines(&pem);
+            cred.sensitive
+                .extend(passphrase.as_deref().map(SecretValue::new));
             cred.auth = Auth::KeyPair(KeyPairAuth::from_pem(
                 &pem,
                 passphrase.as_deref(),
@@ -185,13 +207,17 @@ impl Credential {
                     ));
                 }
             };
+            let value = self::token(reference, &token)?;
+            cred.sensitive.push(value.clone());
             cred.auth = Auth::Token {
-                token: SecretValue::new(token),
+                token: value,
                 token_type,
             };
-        } else if let Some(token) = get(&["oauth_token", "access_token"]) {
+        } else if let Some(oauth) = get(&["oauth_token", "access_token"]) {
+            let value = token(reference, &oauth)?;
+            cred.sensitive.push(value.clone());
             cred.auth = Auth::Token {
-                token: SecretValue::new(token),
+                token: value,
                 token_type: "OAUTH",
             };
         } else if map.contains_key("password") {
@@ -216,6 +242,15 @@ impl Credential {
             Auth::Token { token, .. } => derive_key(token.expose().as_bytes()),
         }
     }
+}
+
+/// The body lines of a PEM block (not its BEGIN/END lines).
+fn pem_lines(pem: &str) -> Vec<SecretValue> {
+    pem.lines()
+        .map(str::trim)
+        .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
+        .map(SecretValue::new)
+        .collect()
 }
 
 fn derive_key(material: &[u8]) -> [u8; 32] {

@@ -16,14 +16,16 @@ use serde_json::{Map, Value};
 
 use super::decode::RowType;
 use crate::deadline::Deadline;
-use crate::error::{AppError, ErrorKind, preview};
+use crate::error::{AppError, ErrorKind};
 use crate::secrets::SecretValue;
-use crate::upstream::{read_body, transport_error};
+use crate::upstream::{ERROR_BODY_BYTES, read_body, read_prefix, too_large_body, transport_error};
 
 const SERVICE: &str = "Snowflake";
 
-/// Decompressed bodies larger than this are refused.
-pub const MAX_BODY_BYTES: usize = 512 * 1024 * 1024;
+/// `code` of a 200 whose body does not hold the whole result.
+pub const RESULT_INCOMPLETE_CODE: &str = "391908";
+/// `code` of a 422 for a statement handle Snowflake does not know (any more).
+pub const STATEMENT_NOT_FOUND_CODE: &str = "000709";
 /// Attempts for one request that meets 429/5xx/connection failures.
 const ATTEMPTS: u32 = 4;
 
@@ -79,6 +81,9 @@ pub struct ResultSet {
     /// `sqlState` (`00000` on success).
     #[serde(default)]
     pub sql_state: Option<String>,
+    /// Snowflake's `code` (`090001` on success; `391908`: incomplete).
+    #[serde(default)]
+    pub code: Option<String>,
     /// DML counters.
     #[serde(default)]
     pub stats: Option<Map<String, Value>>,
@@ -101,6 +106,7 @@ pub enum Outcome {
 pub struct SnowflakeClient {
     http: reqwest::Client,
     request_timeout: Duration,
+    max_body: usize,
 }
 
 struct Answer {
@@ -110,11 +116,13 @@ struct Answer {
 }
 
 impl SnowflakeClient {
-    /// A client on the shared HTTP client; `request_timeout` caps one request.
-    pub fn new(http: reqwest::Client, request_timeout: Duration) -> Self {
+    /// A client on the shared HTTP client; `request_timeout` caps one
+    /// request and `max_body` one body, compressed or decompressed.
+    pub fn new(http: reqwest::Client, request_timeout: Duration, max_body: usize) -> Self {
         SnowflakeClient {
             http,
             request_timeout,
+            max_body,
         }
     }
 
@@ -152,11 +160,20 @@ impl SnowflakeClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let raw = read_body(SERVICE, response, MAX_BODY_BYTES, deadline, budget).await?;
+        let raw = if status.is_success() {
+            read_body(SERVICE, response, self.max_body, deadline, budget).await?
+        } else {
+            read_prefix(SERVICE, response, ERROR_BODY_BYTES, deadline, budget).await?
+        };
+        let limit = if status.is_success() {
+            self.max_body
+        } else {
+            ERROR_BODY_BYTES
+        };
         Ok(Answer {
             status,
             retry_after,
-            body: gunzip(raw)?,
+            body: gunzip(raw, limit)?,
         })
     }
 
@@ -183,9 +200,9 @@ impl SnowflakeClient {
                     (wait, error_for(&a))
                 }
                 Ok(a) => return Ok(a),
-                Err(e) if e.kind() == ErrorKind::UpstreamFailed && attempt < ATTEMPTS => {
-                    (backoff(attempt), e)
-                }
+                // Only transport failures: an oversized or corrupt body
+                // would be the same again.
+                Err(e) if e.is_transient() && attempt < ATTEMPTS => (backoff(attempt), e),
                 Err(e) => return Err(e),
             };
             // Leave time for the retry itself.
@@ -313,13 +330,15 @@ pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base + jitter)
 }
 
-fn gunzip(raw: Vec<u8>) -> Result<Vec<u8>, AppError> {
+/// Gunzip `raw` if it is gzip, streaming, and stop as soon as the output
+/// passes `max` bytes (a gzip bomb costs at most `max`).
+fn gunzip(raw: Vec<u8>, max: usize) -> Result<Vec<u8>, AppError> {
     if raw.len() < 2 || raw[0] != 0x1f || raw[1] != 0x8b {
         return Ok(raw);
     }
-    let mut out = Vec::with_capacity(raw.len() * 8);
-    flate2::read::GzDecoder::new(&raw[..])
-        .take(MAX_BODY_BYTES as u64 + 1)
+    let mut out = Vec::with_capacity(raw.len().saturating_mul(4).min(max));
+    flate2::read::MultiGzDecoder::new(&raw[..])
+        .take(max as u64 + 1)
         .read_to_end(&mut out)
         .map_err(|_| {
             AppError::new(
@@ -327,25 +346,30 @@ fn gunzip(raw: Vec<u8>) -> Result<Vec<u8>, AppError> {
                 "Snowflake sent a corrupt gzip body",
             )
         })?;
-    if out.len() > MAX_BODY_BYTES {
-        return Err(AppError::new(
-            ErrorKind::UpstreamFailed,
-            "Snowflake sent an oversized body",
-        ));
+    if out.len() > max {
+        return Err(too_large_body(SERVICE, max));
     }
     Ok(out)
 }
 
 fn outcome(answer: Answer) -> Result<Outcome, AppError> {
     match answer.status.as_u16() {
-        200 => serde_json::from_slice::<ResultSet>(&answer.body)
-            .map(|rs| Outcome::Done(Box::new(rs)))
-            .map_err(|_| {
+        200 => {
+            let rs = serde_json::from_slice::<ResultSet>(&answer.body).map_err(|_| {
                 AppError::new(
                     ErrorKind::UpstreamFailed,
                     "Snowflake answered 200 with an unreadable result",
                 )
-            }),
+            })?;
+            if rs.code.as_deref() == Some(RESULT_INCOMPLETE_CODE) {
+                return Err(AppError::new(
+                    ErrorKind::TooLarge,
+                    "Snowflake could not return the whole result (code 391908: the result set is too large); narrow the query or return fewer columns",
+                )
+                .with_detail("snowflake_code", RESULT_INCOMPLETE_CODE));
+            }
+            Ok(Outcome::Done(Box::new(rs)))
+        }
         202 => {
             let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
             match body.get("statementHandle").and_then(Value::as_str) {
@@ -370,40 +394,46 @@ fn error_for(answer: &Answer) -> AppError {
     let message = body
         .get("message")
         .and_then(Value::as_str)
-        .map(preview)
+        .map(str::to_owned)
         .unwrap_or_else(|| {
-            preview(&String::from_utf8_lossy(
-                &answer.body[..answer.body.len().min(1024)],
-            ))
+            String::from_utf8_lossy(&answer.body[..answer.body.len().min(4096)]).into_owned()
         });
+    // Codes and states are Snowflake's short identifiers; anything else in
+    // those fields is not quoted.
+    let ident = |s: &str| {
+        (s.len() <= 16 && s.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .then(|| s.to_owned())
+            .unwrap_or_default()
+    };
+    let (code, sql_state) = (ident(code), ident(sql_state));
     let status = answer.status.as_u16();
     let err = match status {
         401 => AppError::credential_rejected(format!(
-            "Snowflake rejected the credential (code {code}): {message}"
+            "Snowflake rejected the credential (code {code})"
         )),
         422 => AppError::new(
             ErrorKind::SqlError,
-            format!(
-                "Snowflake rejected the statement (sqlState {sql_state}, code {code}): {message}"
-            ),
+            format!("Snowflake rejected the statement (sqlState {sql_state}, code {code})"),
         ),
         408 => AppError::new(
             ErrorKind::DeadlineExceeded,
-            format!("the Snowflake statement reached its timeout and was cancelled: {message}"),
+            "the Snowflake statement reached its timeout and was cancelled",
         ),
         429 => AppError::new(
             ErrorKind::UpstreamThrottled,
-            format!("Snowflake throttled the request: {message}"),
+            "Snowflake throttled the request",
         ),
         403 => AppError::new(
             ErrorKind::UpstreamAuthFailed,
-            format!("Snowflake refused the request (HTTP 403, code {code}): {message}"),
+            format!("Snowflake refused the request (HTTP 403, code {code})"),
         ),
         _ => AppError::new(
             ErrorKind::UpstreamFailed,
-            format!("Snowflake answered HTTP {status} (code {code}): {message}"),
-        ),
-    };
+            format!("Snowflake answered HTTP {status} (code {code})"),
+        )
+        .with_detail("http_status", status),
+    }
+    .with_upstream_text(&message);
     let err = if let Some(after) = answer.retry_after.filter(|_| status == 429) {
         err.with_retry_after(after)
     } else {
@@ -417,6 +447,15 @@ fn error_for(answer: &Answer) -> AppError {
         err.with_detail("snowflake_code", code)
             .with_detail("sql_state", sql_state)
     }
+}
+
+/// Whether `err` says the statement handle is unknown to Snowflake.
+pub fn is_statement_gone(err: &AppError) -> bool {
+    err.details()
+        .and_then(|d| d.get("snowflake_code"))
+        .and_then(Value::as_str)
+        == Some(STATEMENT_NOT_FOUND_CODE)
+        || err.details().and_then(|d| d.get("http_status")) == Some(&Value::from(404))
 }
 
 #[cfg(test)]
@@ -440,7 +479,8 @@ mod tests {
             None,
         ));
         assert_eq!(e.kind(), ErrorKind::SqlError);
-        assert!(e.message().contains("42S02") && e.message().contains("does not exist"));
+        let shown = e.clone().redacted(&crate::redact::Redactor::new());
+        assert!(shown.message().contains("42S02") && shown.message().contains("does not exist"));
         assert_eq!(e.details().unwrap()["sql_state"], "42S02");
         let e = error_for(&answer(
             401,
@@ -448,6 +488,14 @@ mod tests {
             None,
         ));
         assert!(e.is_credential_rejected());
+        let e = error_for(&answer(
+            422,
+            r#"{"code":"000709","sqlState":"02000","message":"Statement h not found"}"#,
+            None,
+        ));
+        assert!(is_statement_gone(&e));
+        assert!(is_statement_gone(&error_for(&answer(404, "", None))));
+        assert!(!is_statement_gone(&error_for(&answer(500, "", None))));
         let e = error_for(&answer(
             429,
             r#"{"code":"390505","message":"Too many requests."}"#,
@@ -490,9 +538,23 @@ mod tests {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         enc.write_all(br#"{"data":[["1"]]}"#).unwrap();
         let gz = enc.finish().unwrap();
-        assert_eq!(gunzip(gz).unwrap(), br#"{"data":[["1"]]}"#);
-        assert_eq!(gunzip(b"{}".to_vec()).unwrap(), b"{}");
-        assert!(gunzip(vec![0x1f, 0x8b, 0, 1, 2]).is_err());
+        assert_eq!(gunzip(gz, 1024).unwrap(), br#"{"data":[["1"]]}"#);
+        assert_eq!(gunzip(b"{}".to_vec(), 1024).unwrap(), b"{}");
+        assert!(gunzip(vec![0x1f, 0x8b, 0, 1, 2], 1024).is_err());
+    }
+
+    #[test]
+    fn a_gzip_bomb_stops_at_the_cap_and_is_not_transient() {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![b' '; 1024 * 1024];
+        for _ in 0..64 {
+            enc.write_all(&zeros).unwrap();
+        }
+        let bomb = enc.finish().unwrap();
+        assert!(bomb.len() < 256 * 1024);
+        let err = gunzip(bomb, 4 * 1024 * 1024).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TooLarge);
+        assert!(!err.is_transient());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! | `text` | string |
 //! | `boolean` | `true` / `false` |
 //! | `date` | `"YYYY-MM-DD"` (days since 1970, negative before) |
+//! | a date, time or timestamp outside chrono's range (±262,000 years) | the cell's raw string |
 //! | `time` | `"HH:MM:SS[.f]"` with `scale` fractional digits |
 //! | `timestamp_ntz` | `"YYYY-MM-DDTHH:MM:SS[.f]"` (wall clock, no zone) |
 //! | `timestamp_ltz` | `"…Z"` (the instant in UTC) |
@@ -19,11 +20,17 @@
 //!
 //! Numbers never pass through `f64` unless the result is exact; times never
 //! pass through floating point at all (the fraction is split as text).
+//!
+//! Column names are made unique (the n-th repeat of `ID` becomes `ID_n`,
+//! skipping names already taken), so `select o.id, c.id` keeps both values.
+//! A row whose cell count differs from `rowType` is an upstream fault, never
+//! a partial row.
 
 use chrono::{DateTime, Duration as ChronoDuration, FixedOffset, NaiveDate, NaiveTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Number, Value};
 
+use crate::error::{AppError, ErrorKind};
 use crate::response::Column;
 
 /// Largest integer a double (and JavaScript) represents exactly.
@@ -76,29 +83,71 @@ impl RowType {
     }
 }
 
-/// Columns for the response, from `rowType`.
+/// The names rows are keyed by: `rowType`'s names, with the n-th repeat of
+/// a name renamed `NAME_n` (n = 2, 3, …, skipping names already taken).
+pub fn unique_names(row_type: &[RowType]) -> Vec<String> {
+    let taken: std::collections::HashSet<&str> = row_type.iter().map(|c| c.name.as_str()).collect();
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut renamed: Vec<String> = Vec::new();
+    let mut names = Vec::with_capacity(row_type.len());
+    for column in row_type {
+        if seen.insert(column.name.as_str()) {
+            names.push(column.name.clone());
+            continue;
+        }
+        let mut n = 2;
+        let name = loop {
+            let candidate = format!("{}_{n}", column.name);
+            if !taken.contains(candidate.as_str()) && !renamed.contains(&candidate) {
+                break candidate;
+            }
+            n += 1;
+        };
+        renamed.push(name.clone());
+        names.push(name);
+    }
+    names
+}
+
+/// Columns for the response, from `rowType` and its [`unique_names`].
 pub fn columns(row_type: &[RowType]) -> Vec<Column> {
     row_type
         .iter()
-        .map(|c| Column {
-            name: c.name.clone(),
+        .zip(unique_names(row_type))
+        .map(|(c, name)| Column {
+            name,
             kind: c.column_type().to_owned(),
         })
         .collect()
 }
 
-/// One row of cells to a JSON object keyed by column name.
-pub fn decode_row(row_type: &[RowType], cells: Vec<Value>) -> Map<String, Value> {
+/// One row of cells to a JSON object keyed by `names` (from
+/// [`unique_names`]); a cell count other than `rowType`'s is an error.
+pub fn decode_row(
+    row_type: &[RowType],
+    names: &[String],
+    cells: Vec<Value>,
+) -> Result<Map<String, Value>, AppError> {
+    if cells.len() != row_type.len() || names.len() != row_type.len() {
+        return Err(AppError::new(
+            ErrorKind::UpstreamFailed,
+            format!(
+                "Snowflake sent a row of {} cells for {} columns",
+                cells.len(),
+                row_type.len()
+            ),
+        ));
+    }
     let mut row = Map::with_capacity(row_type.len());
-    for (column, cell) in row_type.iter().zip(cells) {
+    for ((column, name), cell) in row_type.iter().zip(names).zip(cells) {
         let value = match cell {
             Value::String(s) => decode_cell(column, &s),
             Value::Null => Value::Null,
             other => other,
         };
-        row.insert(column.name.clone(), value);
+        row.insert(name.clone(), value);
     }
-    row
+    Ok(row)
 }
 
 /// One cell, by its column's type. Unparseable cells stay strings.
@@ -115,7 +164,8 @@ pub fn decode_cell(column: &RowType, cell: &str) -> Value {
             .parse::<i64>()
             .ok()
             .and_then(|days| {
-                NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(ChronoDuration::days(days))
+                NaiveDate::from_ymd_opt(1970, 1, 1)?
+                    .checked_add_signed(ChronoDuration::try_days(days)?)
             })
             .map(|d| Value::String(d.format("%Y-%m-%d").to_string())),
         "time" => split_seconds(cell).and_then(|(secs, nanos)| {
@@ -167,7 +217,10 @@ fn decimal(cell: &str) -> Option<Value> {
     }
     if unsigned.bytes().all(|b| b.is_ascii_digit()) {
         return Some(match t.parse::<i128>() {
-            Ok(n) if n.abs() <= MAX_SAFE_INTEGER => Value::Number(Number::from(n as i64)),
+            Ok(n) if n.unsigned_abs() <= MAX_SAFE_INTEGER as u128 => match i64::try_from(n) {
+                Ok(n) => Value::Number(Number::from(n)),
+                Err(_) => Value::String(t.to_owned()),
+            },
             _ => Value::String(t.to_owned()),
         });
     }
@@ -225,12 +278,13 @@ fn split_seconds(cell: &str) -> Option<(i64, u32)> {
         return None;
     }
     let whole: i64 = whole.parse().ok()?;
+    let whole = i128::from(whole);
     let mut digits: String = frac.chars().take(9).collect();
     while digits.len() < 9 {
         digits.push('0');
     }
     let nanos: i64 = digits.parse().ok()?;
-    let total = i128::from(whole) * 1_000_000_000 + i128::from(nanos);
+    let total = whole * 1_000_000_000 + i128::from(nanos);
     let total = if negative { -total } else { total };
     let secs = total.div_euclid(1_000_000_000);
     let nanos = total.rem_euclid(1_000_000_000);
@@ -244,8 +298,8 @@ fn instant(cell: &str) -> Option<(DateTime<Utc>, u32)> {
 
 fn timestamp_tz(cell: &str, scale: usize) -> Option<Value> {
     let (epoch, offset) = cell.trim().split_once(' ')?;
-    let minutes = offset.trim().parse::<i32>().ok()? - 1440;
-    let zone = FixedOffset::east_opt(minutes * 60)?;
+    let minutes = offset.trim().parse::<i32>().ok()?.checked_sub(1440)?;
+    let zone = FixedOffset::east_opt(minutes.checked_mul(60)?)?;
     let (utc, nanos) = instant(epoch)?;
     let local = utc.with_timezone(&zone);
     let sign = if minutes < 0 { '-' } else { '+' };
@@ -397,6 +451,41 @@ mod tests {
     }
 
     #[test]
+    fn out_of_range_values_pass_through_raw() {
+        for (kind, cell) in [
+            ("date", "1000000000000000"),
+            ("date", "-9223372036854775808"),
+            ("time", "99999999999999999999"),
+            ("timestamp_ntz", "9223372036854775807.999999999"),
+            ("timestamp_ltz", "-9223372036854775808"),
+            ("timestamp_tz", "1704164645.000000000 -2147483648"),
+            ("timestamp_tz", "1704164645.000000000 2147483647"),
+            ("fixed", "-170141183460469231731687303715884105728"),
+            ("fixed", "1e400"),
+        ] {
+            assert_eq!(d(kind, 9, cell), json!(cell), "{kind} {cell}");
+        }
+    }
+
+    #[test]
+    fn duplicate_names_are_made_unique() {
+        let rt: Vec<RowType> = ["ID", "NAME", "ID", "ID_2", "ID"]
+            .iter()
+            .map(|n| RowType {
+                name: (*n).into(),
+                kind: "text".into(),
+                scale: None,
+                nullable: None,
+            })
+            .collect();
+        assert_eq!(unique_names(&rt), ["ID", "NAME", "ID_3", "ID_2", "ID_4"]);
+        let cells = ["a", "b", "c", "d", "e"].map(|c| json!(c)).to_vec();
+        let row = decode_row(&rt, &unique_names(&rt), cells).unwrap();
+        assert_eq!(row.len(), 5, "no value lost");
+        assert_eq!(columns(&rt)[2].name, "ID_3");
+    }
+
+    #[test]
     fn rows_and_nulls() {
         let rt: Vec<RowType> = serde_json::from_value(json!([
             {"name": "ID", "type": "fixed", "scale": 0, "nullable": false},
@@ -404,11 +493,25 @@ mod tests {
             {"name": "TS", "type": "timestamp_ntz", "scale": 9}
         ]))
         .unwrap();
-        let row = decode_row(&rt, vec![json!("1"), Value::Null, json!("0.000000000")]);
+        let names = unique_names(&rt);
+        let row = decode_row(
+            &rt,
+            &names,
+            vec![json!("1"), Value::Null, json!("0.000000000")],
+        )
+        .unwrap();
         assert_eq!(
             Value::Object(row),
             json!({"ID": 1, "NAME": null, "TS": "1970-01-01T00:00:00.000000000"})
         );
+        for cells in [
+            vec![json!("1")],
+            vec![json!("1"), json!("2"), json!("3"), json!("4")],
+        ] {
+            let err = decode_row(&rt, &names, cells).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::UpstreamFailed);
+        }
+        assert!(decode_row(&[], &[], vec![json!("1")]).is_err());
         let cols = columns(&rt);
         assert_eq!(cols[0].kind, "integer");
         assert_eq!(cols[2].kind, "datetime");

@@ -10,9 +10,9 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde_json::{Map, Value};
 
 use super::client::{Connection, ResultMeta, SnowflakeClient};
-use super::decode::{RowType, decode_row};
+use super::decode::{RowType, decode_row, unique_names};
 use crate::deadline::Deadline;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorKind};
 
 /// Rows of a page and where the next page starts (`None` when complete).
 #[derive(Debug, PartialEq)]
@@ -83,6 +83,13 @@ where
             .and_then(|i| i.uncompressed_size)
             .unwrap_or(0) as usize
     };
+    if meta.row_type.is_empty() && (!first.is_empty() || meta.num_rows > 0) {
+        return Err(AppError::new(
+            ErrorKind::UpstreamFailed,
+            "Snowflake sent rows without a rowType to decode them",
+        ));
+    }
+    let names = unique_names(&meta.row_type);
     let mut first = Some(first);
     let mut pending: VecDeque<Vec<Vec<Value>>> = VecDeque::new();
     let mut rows = Vec::new();
@@ -109,6 +116,18 @@ where
             }
         }
         let data = pending.pop_front().unwrap_or_default();
+        if let Some(info) = meta.partition_info.get(p)
+            && info.row_count != data.len()
+        {
+            return Err(AppError::new(
+                ErrorKind::UpstreamFailed,
+                format!(
+                    "Snowflake partition {p} holds {} rows where its partitionInfo says {}",
+                    data.len(),
+                    info.row_count
+                ),
+            ));
+        }
         if offset > data.len() {
             return Err(AppError::bad_request(
                 "invalid cursor: it points past the end of a partition",
@@ -123,7 +142,7 @@ where
                 });
             }
             bytes += est;
-            rows.push(decode_row(&meta.row_type, cells));
+            rows.push(decode_row(&meta.row_type, &names, cells)?);
         }
         offset = 0;
         p += 1;

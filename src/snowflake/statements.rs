@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{AppError, ErrorKind, preview};
+use crate::trigger::TriggerKind;
 
 /// A parameter's declared type.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -82,6 +83,102 @@ pub struct Statement {
     /// Parameters in placeholder order.
     #[serde(default)]
     pub params: Vec<Param>,
+    /// Who may run it. Default: every caller for a read-only statement
+    /// (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN), direct and scheduled calls
+    /// only for anything else — an HTTP caller never changes data unless
+    /// the statement says `callers = [..., "http"]`.
+    #[serde(default)]
+    pub callers: Option<Vec<Caller>>,
+}
+
+/// A class of caller a statement may allow.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Caller {
+    /// Console, CLI or SDK invocations (and rules/schedules with constant Input).
+    Direct,
+    /// EventBridge rules and Scheduler schedules delivering their envelope.
+    Schedule,
+    /// API Gateway and Function URL requests.
+    Http,
+}
+
+impl Caller {
+    /// The class of a trigger.
+    pub fn of(trigger: TriggerKind) -> Caller {
+        match trigger {
+            TriggerKind::EventBridge | TriggerKind::Scheduler => Caller::Schedule,
+            t if t.is_http() => Caller::Http,
+            _ => Caller::Direct,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Caller::Direct => "direct",
+            Caller::Schedule => "schedule",
+            Caller::Http => "http",
+        }
+    }
+}
+
+/// Whether `sql` only reads: its first keyword (after comments and
+/// parentheses) is SELECT, WITH, SHOW, DESCRIBE, DESC or EXPLAIN.
+pub fn is_read_only(sql: &str) -> bool {
+    let mut rest = sql.trim_start();
+    loop {
+        if let Some(r) = rest.strip_prefix("--") {
+            rest = r.split_once('\n').map_or("", |(_, r)| r).trim_start();
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            rest = r.split_once("*/").map_or("", |(_, r)| r).trim_start();
+        } else if let Some(r) = rest.strip_prefix('(') {
+            rest = r.trim_start();
+        } else {
+            break;
+        }
+    }
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    matches!(
+        word.as_str(),
+        "SELECT" | "WITH" | "SHOW" | "DESCRIBE" | "DESC" | "EXPLAIN"
+    )
+}
+
+impl Statement {
+    /// The callers that may run it (declared, or the default above).
+    pub fn callers(&self) -> Vec<Caller> {
+        match &self.callers {
+            Some(c) => c.clone(),
+            None if is_read_only(&self.sql) => vec![Caller::Direct, Caller::Schedule, Caller::Http],
+            None => vec![Caller::Direct, Caller::Schedule],
+        }
+    }
+
+    /// `Ok` if a caller of kind `trigger` may run statement `name`.
+    pub fn check_caller(&self, name: &str, trigger: TriggerKind) -> Result<(), AppError> {
+        let caller = Caller::of(trigger);
+        let allowed = self.callers();
+        if allowed.contains(&caller) {
+            return Ok(());
+        }
+        let list: Vec<&str> = allowed.iter().map(|c| c.as_str()).collect();
+        Err(AppError::new(
+            ErrorKind::Forbidden,
+            format!(
+                "statement '{name}' may not be run by {} callers (it allows: {}); set `callers` in the statements file to change that",
+                caller.as_str(),
+                if list.is_empty() {
+                    "none".to_owned()
+                } else {
+                    list.join(", ")
+                }
+            ),
+        ))
+    }
 }
 
 /// One typed binding as the SQL API takes it.

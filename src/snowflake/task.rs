@@ -46,6 +46,9 @@ pub struct Plan {
     pub sql: String,
     /// Typed bindings keyed "1".."N".
     pub bindings: BTreeMap<String, Binding>,
+    /// A digest of the parameters as bound, when the task gave them: a
+    /// cursor is only accepted with the parameters it was issued for.
+    pub params_digest: Option<String>,
     /// Statement timeout from the statements file.
     pub timeout_secs: Option<u64>,
     /// Row cap for this page.
@@ -84,16 +87,24 @@ impl SnowflakeTask {
                     ));
                 }
                 let st = statements.get(name)?;
+                st.check_caller(name, origin)?;
+                // A cursor continues a stored result: parameters, if given,
+                // are only checked against those it was issued for.
+                let bound = if self.cursor.is_some() && self.params.is_empty() {
+                    None
+                } else {
+                    Some(st.bindings(&self.params)?)
+                };
+                let params_digest = bound.as_ref().map(digest).transpose()?;
                 Ok(Plan {
                     key: name.clone(),
                     name: Some(name.clone()),
                     sql: st.sql.clone(),
-                    // A cursor continues a stored result: nothing is bound again.
-                    bindings: if self.cursor.is_some() {
-                        BTreeMap::new()
-                    } else {
-                        st.bindings(&self.params)?
+                    bindings: match bound {
+                        Some(b) if self.cursor.is_none() => b,
+                        _ => BTreeMap::new(),
                     },
+                    params_digest,
                     timeout_secs: st.timeout_secs,
                     max_rows,
                 })
@@ -122,22 +133,40 @@ impl SnowflakeTask {
                 if sql.trim().is_empty() {
                     return Err(AppError::bad_request("'statement' is empty"));
                 }
-                let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, sql.as_bytes());
-                let hash: String = digest.as_ref()[..8]
+                let sql_digest =
+                    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, sql.as_bytes());
+                let hash: String = sql_digest.as_ref()[..8]
                     .iter()
                     .map(|b| format!("{b:02x}"))
                     .collect();
+                let bindings = ad_hoc_bindings(&self.bindings)?;
                 Ok(Plan {
                     key: format!("adhoc:{hash}"),
                     name: None,
                     sql: sql.clone(),
-                    bindings: ad_hoc_bindings(&self.bindings)?,
+                    params_digest: Some(digest(&bindings)?),
+                    bindings: if self.cursor.is_some() {
+                        BTreeMap::new()
+                    } else {
+                        bindings
+                    },
                     timeout_secs: None,
                     max_rows,
                 })
             }
         }
     }
+}
+
+/// A short digest of typed bindings (what a cursor remembers of them).
+fn digest(bindings: &BTreeMap<String, Binding>) -> Result<String, AppError> {
+    let bytes = serde_json::to_vec(bindings)
+        .map_err(|e| AppError::internal(format!("could not encode the bindings: {e}")))?;
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes);
+    Ok(d.as_ref()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 #[cfg(test)]
@@ -168,6 +197,61 @@ mod tests {
             .plan(&statements(), TriggerKind::ApiGatewayRest, false)
             .unwrap();
         assert!(p.bindings.is_empty());
+        assert!(p.params_digest.is_none());
+    }
+
+    #[test]
+    fn parameters_given_with_a_cursor_are_digested_not_bound() {
+        let plan = |city: &str, cursor: bool| {
+            let mut t = json!({"query": "by_city", "params": {"city": city}});
+            if cursor {
+                t["cursor"] = json!("abc.def");
+            }
+            task(t)
+                .plan(&statements(), TriggerKind::Direct, false)
+                .unwrap()
+        };
+        let first = plan("Berlin", false);
+        let same = plan("Berlin", true);
+        let other = plan("Paris", true);
+        assert!(same.bindings.is_empty());
+        assert_eq!(first.params_digest, same.params_digest);
+        assert_ne!(first.params_digest, other.params_digest);
+    }
+
+    #[test]
+    fn statements_that_change_data_are_not_for_http_callers_by_default() {
+        let s = Statements::parse(
+            "[add]\nsql = \"insert into t values (?)\"\nparams = [{ name = \"v\", type = \"text\" }]\n\n\
+             [open_add]\nsql = \"insert into t values (1)\"\ncallers = [\"http\"]\n\n\
+             [read]\nsql = \"-- note\\n (select 1)\"\n",
+            "t",
+        )
+        .unwrap();
+        let add = task(json!({"query": "add", "params": {"v": "x"}}));
+        for origin in [
+            TriggerKind::ApiGatewayRest,
+            TriggerKind::ApiGatewayHttp,
+            TriggerKind::FunctionUrl,
+        ] {
+            let err = add.plan(&s, origin, false).unwrap_err();
+            assert_eq!(err.kind(), crate::error::ErrorKind::Forbidden, "{origin:?}");
+        }
+        for origin in [
+            TriggerKind::Direct,
+            TriggerKind::EventBridge,
+            TriggerKind::Scheduler,
+        ] {
+            assert!(add.plan(&s, origin, false).is_ok(), "{origin:?}");
+        }
+        let open = task(json!({"query": "open_add"}));
+        assert!(open.plan(&s, TriggerKind::FunctionUrl, false).is_ok());
+        assert!(
+            open.plan(&s, TriggerKind::Direct, false).is_err(),
+            "declared callers only"
+        );
+        let read = task(json!({"query": "read"}));
+        assert!(read.plan(&s, TriggerKind::FunctionUrl, false).is_ok());
     }
 
     #[test]
