@@ -18,6 +18,7 @@ pub mod app;
 pub mod config;
 pub mod credentials;
 pub mod cursor;
+pub mod dates;
 pub mod deadline;
 pub mod error;
 pub mod invocation;

@@ -15,7 +15,8 @@
 use serde_json::{Map, Number, Value};
 
 use super::classify::{MESSAGE_KEYS, META_KEY};
-use super::task::{AlphaVantageTask, strict_date};
+use super::task::AlphaVantageTask;
+use crate::dates::strict_date;
 use crate::error::{AppError, ErrorKind};
 use crate::response::{FetchResult, infer_columns};
 

@@ -8,6 +8,7 @@ use std::str::FromStr;
 use chrono::NaiveDate;
 use serde::{Deserialize, Deserializer};
 
+use crate::dates::strict_date;
 use crate::error::AppError;
 
 /// A supported Alpha Vantage `function`.
@@ -420,22 +421,6 @@ fn check_format(p: Param, v: &str) -> Result<(), AppError> {
         P::Adjusted | P::ExtendedHours => {}
     }
     Ok(())
-}
-
-/// Exactly `YYYY-MM-DD`: ten ASCII characters, digits and two dashes, a
-/// real calendar date. No sign, no space, no one-digit month or day.
-pub fn strict_date(v: &str) -> Option<NaiveDate> {
-    let b = v.as_bytes();
-    let shaped = b.len() == 10
-        && b.iter().enumerate().all(|(i, c)| match i {
-            4 | 7 => *c == b'-',
-            _ => c.is_ascii_digit(),
-        });
-    if !shaped {
-        return None;
-    }
-    let number = |r: std::ops::Range<usize>| v[r].parse::<u32>().ok();
-    NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)
 }
 
 fn parse_date(name: &str, v: &str) -> Result<NaiveDate, AppError> {

@@ -108,8 +108,11 @@ where
                 let room = budget.saturating_sub(bytes);
                 let mut end = p + 1;
                 let mut planned = size(p);
-                while end < parts && end - p < concurrency.max(1) && planned + size(end) <= room {
-                    planned += size(end);
+                while end < parts
+                    && end - p < concurrency.max(1)
+                    && planned.saturating_add(size(end)) <= room
+                {
+                    planned = planned.saturating_add(size(end));
                     end += 1;
                 }
                 pending.extend(fetch(p..end).await?);

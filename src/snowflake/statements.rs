@@ -22,10 +22,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use chrono::{DateTime, NaiveDateTime, NaiveTime, Timelike};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::dates::strict_date;
 use crate::error::{AppError, ErrorKind, preview};
 use crate::trigger::TriggerKind;
 
@@ -501,9 +502,7 @@ fn scalar(p: &Param, v: &Value) -> Result<String, AppError> {
             "false" => Ok("false".into()),
             _ => Err(bad("true or false")),
         },
-        ParamType::Date => NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-            .ok()
-            .filter(|_| text.len() == 10)
+        ParamType::Date => strict_date(&text)
             .and_then(|d| d.and_hms_opt(0, 0, 0))
             .map(|dt| dt.and_utc().timestamp_millis().to_string())
             .ok_or_else(|| bad("a date YYYY-MM-DD")),
