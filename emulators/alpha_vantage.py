@@ -23,6 +23,28 @@ Magic values of `symbol`, `from_symbol` or `from_currency` (case-insensitive):
   SLOW     data after a 5 s delay                 HTML    HTTP 503 Heroku error page
   DEMO     the demo-key Information message
 
+Hostile modes (symbol, case-insensitive) for the fault-matrix tests
+(tests/e2e/test_hostile_av.py). Each is deterministic; <KEY> is the apikey the
+request carried:
+  UTF8CUT     data whose GLOBAL_QUOTE "07. latest trading day" and the newest daily
+              bar's "1. open" are "ABCDEFGHIé12345678" (multibyte at bytes 9..11)
+  ECHOKEYOBJ  {"Note": 5, "<KEY>": 1}
+  ECHOSERIES  a daily series named "Time Series (<KEY>)" (whatever the function)
+  ECHOLOWER / ECHOUPPER / ECHOPCT
+              the daily-limit Information message with <KEY> lower-cased,
+              upper-cased or percent-encoded byte by byte (%53%45...)
+  ECHOESC     the same message as raw JSON bytes with every character of <KEY>
+              written as a backslash-u escape (backslash u0053 ...), HTTP 200
+  ECHOESC500  the same raw body (upper-case hex escapes) with HTTP 500
+  ECHOHTML    HTTP 500 HTML error page with <KEY> split by HTML tags
+              ("SENT<b></b>INEL-av-<span>key...")
+  BIG11       HTTP 200, a valid TIME_SERIES_DAILY-shaped JSON body of 11 MiB
+              (with Content-Length)
+  BIG60       the same at 60 MiB, streamed without Content-Length (Connection: close)
+  REDIRECT-<port>
+              HTTP 302, Location http://127.0.0.1:<port>/query?<the same query,
+              apikey included>
+
 Premium keys (--premium-keys) unlock TIME_SERIES_DAILY_ADJUSTED, FX_INTRADAY,
 CRYPTO_INTRADAY, `entitlement=` and TIME_SERIES_DAILY with outputsize=full.
 
@@ -86,6 +108,9 @@ HTML_503 = """<!DOCTYPE html>
 """
 
 MAGIC = {"UNKNOWN", "EMPTY", "LIMIT", "BURST", "MINUTE", "SLOW", "HTML", "DEMO"}
+HOSTILE = {"UTF8CUT", "ECHOKEYOBJ", "ECHOSERIES", "ECHOLOWER", "ECHOUPPER", "ECHOPCT", "ECHOESC", "ECHOESC500",
+           "ECHOHTML", "BIG11", "BIG60"}
+UTF8_CUT = "ABCDEFGHI\u00e912345678"   # 19 bytes; the 2-byte "é" sits at bytes 9..11
 PREMIUM_FUNCTIONS = {"TIME_SERIES_DAILY_ADJUSTED", "FX_INTRADAY", "CRYPTO_INTRADAY"}
 INTERVALS = {"1min": 1, "5min": 5, "15min": 15, "30min": 30, "60min": 60}
 HISTORY_START = dt.date(2006, 1, 2)   # equities and FX: "20+ years"
@@ -454,6 +479,102 @@ FUNCTIONS = {
 }
 
 
+# --- Hostile modes ------------------------------------------------------------------------
+
+class Raw(NamedTuple):
+    """A reply written byte for byte: `stream` sends no Content-Length and closes the connection."""
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: tuple = ()
+    stream: bool = False
+
+
+def split_by_tags(text: str) -> str:
+    """`text` with HTML tags inside it: stripping the tags gives `text` back."""
+    cuts = [4, 12, 16, 20]
+    tags = ["<b></b>", "<span>", "</span>", "<!-- -->"]
+    out, last = [], 0
+    for cut, tag in zip(cuts, tags):
+        if cut >= len(text):
+            break
+        out += [text[last:cut], tag]
+        last = cut
+    out.append(text[last:])
+    return "".join(out)
+
+
+def u_escaped(text: str, upper: bool = False) -> str:
+    """Every character as a JSON backslash-u escape (BMP only, which API keys are)."""
+    fmt = "\\u{:04X}" if upper else "\\u{:04x}"
+    return "".join(fmt.format(ord(c)) for c in text)
+
+
+@lru_cache(maxsize=2)
+def big_series_body(min_bytes: int, today: dt.date) -> bytes:
+    """A valid TIME_SERIES_DAILY body (compact JSON, unique dates going back day by day) of at least `min_bytes`."""
+    head = ('{"Meta Data": {"1. Information": "Daily Prices (open, high, low, close) and Volumes", '
+            '"2. Symbol": "BIG", "3. Last Refreshed": "%s", "4. Output Size": "Full size", '
+            '"5. Time Zone": "US/Eastern"}, "Time Series (Daily)": {' % today.isoformat()).encode()
+    bar = ('"%s": {"1. open": "123.4500", "2. high": "124.5600", "3. low": "122.3400", '
+           '"4. close": "123.9900", "5. volume": "12345678"}')
+    per_row = len(bar % "2026-01-15") + 2
+    rows = (min_bytes - len(head)) // per_row + 2
+    first = today.toordinal()
+    parts = [bar % dt.date.fromordinal(first - i).isoformat() for i in range(rows)]
+    return head + ", ".join(parts).encode() + b"}}"
+
+
+def hostile(mode: str, function: str, key: str, params: dict, today: dt.date):
+    """The answer of a hostile mode: (status, JSON body or HTML text) or a Raw reply."""
+    limit = MSG_LIMIT.format
+    if mode == "UTF8CUT":
+        if function == "GLOBAL_QUOTE":
+            status, body = 200, global_quote(function, params, today)
+            body["Global Quote"]["07. latest trading day"] = UTF8_CUT
+            return status, body
+        body = equity_series("TIME_SERIES_DAILY", params, today)
+        series_key = next(k for k in body if k != "Meta Data")
+        newest = next(iter(body[series_key]))
+        body[series_key][newest]["1. open"] = UTF8_CUT
+        return 200, body
+    if mode == "ECHOKEYOBJ":
+        return 200, {"Note": 5, key: 1}
+    if mode == "ECHOSERIES":
+        bars = daily_bars("equity", "ECHOSERIES", today)[:5]
+        meta = {"1. Information": "Daily Prices (open, high, low, close) and Volumes", "2. Symbol": "ECHOSERIES",
+                "3. Last Refreshed": bars[0].key, "4. Output Size": "Compact", "5. Time Zone": "US/Eastern"}
+        return 200, series(meta, f"Time Series ({key})", bars, ohlcv_4dp)
+    if mode == "ECHOLOWER":
+        return 200, {"Information": limit(key.lower())}
+    if mode == "ECHOUPPER":
+        return 200, {"Information": limit(key.upper())}
+    if mode == "ECHOPCT":
+        return 200, {"Information": limit("".join(f"%{b:02X}" for b in key.encode()))}
+    if mode in ("ECHOESC", "ECHOESC500"):
+        upper = mode == "ECHOESC500"
+        # json.dumps would write the key itself: splice the escapes into the raw text.
+        text = json.dumps({"Information": limit("@@KEY@@")}, indent=4).replace("@@KEY@@", u_escaped(key, upper))
+        return Raw(500 if upper else 200, text.encode())
+    if mode == "ECHOHTML":
+        page = ("<!DOCTYPE html>\n<html><head><title>500 Internal Server Error</title></head>\n<body>\n"
+                "<h1>Internal Server Error</h1>\n"
+                f"<p>The request with API key {split_by_tags(key)} could not be completed.</p>\n"
+                "</body></html>\n")
+        return Raw(500, page.encode(), "text/html; charset=utf-8")
+    if mode == "BIG11":
+        return Raw(200, big_series_body(11 * 1024 * 1024, today))
+    if mode == "BIG60":
+        return Raw(200, big_series_body(60 * 1024 * 1024, today), stream=True)
+    raise AssertionError(mode)
+
+
+def redirect_target(params: dict) -> int | None:
+    """The port of a REDIRECT-<port> symbol, else None."""
+    match = re.fullmatch(r"REDIRECT-(\d{1,5})", params.get("symbol", "").strip().upper())
+    return int(match[1]) if match else None
+
+
 # --- Server state and request handling -----------------------------------------------------
 
 class State:
@@ -506,7 +627,7 @@ class State:
             return {"requests": self.requests, "by_symbol": dict(self.by_symbol), "last_query": self.last_query}
 
 
-def respond(state: State, params: dict) -> tuple[int, object]:
+def respond(state: State, params: dict) -> tuple[int, object] | Raw:
     """The answer to one /query request: (HTTP status, JSON body or HTML text)."""
     key = params.get("apikey", "")
     if not state.accepts(key):
@@ -533,6 +654,10 @@ def respond(state: State, params: dict) -> tuple[int, object]:
         return 503, HTML_503
     if magic == "DEMO":
         return 200, {"Information": MSG_DEMO}
+    mode = next((v for v in (params.get(n, "").strip().upper() for n in ("symbol", "from_symbol", "from_currency"))
+                 if v in HOSTILE), None)
+    if mode:
+        return hostile(mode, function, key, params, state.today)
     if magic == "SLOW":
         time.sleep(5)
 
@@ -562,6 +687,31 @@ class Handler(BaseHTTPRequestHandler):
     def state(self) -> State:
         return self.server.state
 
+    def reply(self, answer) -> None:
+        """Send what `respond` returned: (status, body) or a Raw reply."""
+        if isinstance(answer, Raw):
+            self.send_raw(answer)
+        else:
+            self.send(*answer)
+
+    def send_raw(self, reply: Raw) -> None:
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        if reply.stream:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        view = memoryview(reply.body)
+        try:
+            for at in range(0, len(view), 1 << 20):
+                self.wfile.write(view[at:at + (1 << 20)])
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True   # the client gave up reading: expected for the big bodies
+
     def send(self, status: int, body: object) -> None:
         if isinstance(body, str):
             data, ctype = body.encode(), "text/html; charset=utf-8"
@@ -585,7 +735,12 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/query":
             params = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
             self.state.record(params)
-            self.guarded(lambda: self.send(*respond(self.state, params)))
+            port = redirect_target(params)
+            if port is not None:
+                location = f"http://127.0.0.1:{port}/query?{url.query}"
+                self.send_raw(Raw(302, b"", "text/plain", (("Location", location),)))
+                return
+            self.guarded(lambda: self.reply(respond(self.state, params)))
         elif url.path == "/__stats":
             self.send(200, self.state.stats())
         else:

@@ -11,7 +11,14 @@ to moto unchanged and:
     fault/throttled     → ThrottlingException
     fault/decryption    → DecryptionFailure
     fault/internal      → InternalServiceError (HTTP 500)
-- POST /__reset zeroes the counters.
+- POST /__reset zeroes the counters;
+- POST /__fault {"secret_id": ID, "fault": F} makes GetSecretValue for exactly
+  that SecretId fail from now on, until a call with "fault": null clears it
+  (answers {"faults": {...}}). F is one of the FAULTS names without
+  `fault/` (access-denied, throttled, decryption, internal), or
+    slow → wait SLOW_SECONDS, then forward to moto as usual
+    drop → close the connection without an answer
+  /__reset leaves injected faults alone.
 
 Bodies are forwarded, never logged. Standard library only; binds 127.0.0.1.
 """
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,11 +42,16 @@ FAULTS = {
     "fault/internal": (500, "InternalServiceError", "An error occurred on the server side."),
 }
 
+# Faults POST /__fault can inject besides FAULTS (their name without `fault/`).
+SLOW_SECONDS = 5.0
+EXTRA_FAULTS = {"slow", "drop"}
+
 
 class Stats:
     def __init__(self):
         self.lock = threading.Lock()
         self.counts: dict[str, int] = {}
+        self.faults: dict[str, str] = {}   # SecretId -> injected fault name
 
     def count(self, target: str):
         with self.lock:
@@ -80,6 +93,9 @@ def make_handler(upstream: str, stats: Stats):
                     stats.counts.clear()
                 self._send(200, b"{}", "application/json")
                 return
+            if self.path == "/__fault":
+                self._set_fault(body)
+                return
             target = (self.headers.get("X-Amz-Target") or "").split(".")[-1]
             stats.count(target or "unknown")
             if target == "GetSecretValue":
@@ -92,7 +108,45 @@ def make_handler(upstream: str, stats: Stats):
                     self._send(status, json.dumps({"__type": code, "message": message}).encode(),
                                extra={"x-amzn-ErrorType": code})
                     return
+                with stats.lock:
+                    injected = stats.faults.get(secret_id) if isinstance(secret_id, str) else None
+                if injected == "slow":
+                    time.sleep(SLOW_SECONDS)
+                    try:
+                        self._forward(body)
+                    except (BrokenPipeError, ConnectionResetError):
+                        self.close_connection = True   # the caller gave up waiting: the point of "slow"
+                    return
+                if injected == "drop":
+                    self.close_connection = True
+                    return
+                if injected:
+                    status, code, message = FAULTS["fault/" + injected]
+                    message = message.replace("fault/" + injected, secret_id)
+                    self._send(status, json.dumps({"__type": code, "message": message}).encode(),
+                               extra={"x-amzn-ErrorType": code})
+                    return
             self._forward(body)
+
+        def _set_fault(self, body: bytes):
+            try:
+                request = json.loads(body or b"{}")
+                secret_id, fault = request["secret_id"], request.get("fault")
+                if not isinstance(secret_id, str) or not (
+                        fault is None or fault in EXTRA_FAULTS or f"fault/{fault}" in FAULTS):
+                    raise ValueError
+            except (ValueError, KeyError, TypeError, AttributeError):
+                names = sorted(EXTRA_FAULTS | {name.split("/", 1)[1] for name in FAULTS})
+                error = f'expected {{"secret_id": ID, "fault": one of {names} or null}}'
+                self._send(400, json.dumps({"error": error}).encode(), "application/json")
+                return
+            with stats.lock:
+                if fault is None:
+                    stats.faults.pop(secret_id, None)
+                else:
+                    stats.faults[secret_id] = fault
+                faults = dict(stats.faults)
+            self._send(200, json.dumps({"faults": faults}).encode(), "application/json")
 
         def _forward(self, body: bytes):
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
