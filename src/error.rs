@@ -190,7 +190,7 @@ pub struct AppError {
     message: String,
     retry_after: Option<Duration>,
     /// Machine-readable extras (e.g. Snowflake's `sql_state` and `code`).
-    details: Option<serde_json::Map<String, serde_json::Value>>,
+    details: Option<Box<serde_json::Map<String, serde_json::Value>>>,
     /// The upstream credential was rejected: the caller may refresh the
     /// secret and retry once. Never visible outside the crate.
     credential_rejected: bool,
@@ -200,7 +200,7 @@ pub struct AppError {
     /// Raw upstream text the message should quote. It is folded into the
     /// message only by [`AppError::redacted`], which runs it through the
     /// invocation's redactor *before* cutting it to [`PREVIEW_BYTES`].
-    upstream_text: Option<String>,
+    upstream_text: Option<Box<str>>,
 }
 
 /// Upstream text kept for quoting is cut to this many bytes before redaction.
@@ -270,7 +270,7 @@ impl AppError {
         while !text.is_char_boundary(end) {
             end -= 1;
         }
-        self.upstream_text = Some(text[..end].to_owned());
+        self.upstream_text = Some(text[..end].into());
         self
     }
 
@@ -319,7 +319,7 @@ impl AppError {
     pub fn public_details(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
         self.kind
             .is_for_http_callers()
-            .then_some(self.details.as_ref())
+            .then_some(self.details.as_deref())
             .flatten()
     }
 
@@ -339,7 +339,7 @@ impl AppError {
 
     /// Machine-readable extras, if any.
     pub fn details(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
-        self.details.as_ref()
+        self.details.as_deref()
     }
 
     /// The kind.

@@ -134,16 +134,15 @@ pub fn normalize(
             .filter_map(Value::as_object)
             .map(normalize_object)
             .collect(),
-        Some((name, Value::Object(obj)))
-            if obj.values().all(Value::is_object) && !obj.is_empty() =>
-        {
-            if !task.function.is_series() {
+        // A series: an object of bars (an empty one is an empty series).
+        Some((name, Value::Object(obj))) if task.function.is_series() => {
+            if !obj.values().all(Value::is_object) {
                 return Err(unexpected(task, name));
             }
             series_rows(task, obj)?
         }
         Some((name, Value::Object(obj))) => {
-            if task.function.is_series() {
+            if !obj.is_empty() && obj.values().all(Value::is_object) {
                 return Err(unexpected(task, name));
             }
             vec![normalize_object(obj)]

@@ -401,9 +401,11 @@ fn error_for(answer: &Answer) -> AppError {
     // Codes and states are Snowflake's short identifiers; anything else in
     // those fields is not quoted.
     let ident = |s: &str| {
-        (s.len() <= 16 && s.bytes().all(|b| b.is_ascii_alphanumeric()))
-            .then(|| s.to_owned())
-            .unwrap_or_default()
+        if s.len() <= 16 && s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            s.to_owned()
+        } else {
+            String::new()
+        }
     };
     let (code, sql_state) = (ident(code), ident(sql_state));
     let status = answer.status.as_u16();
