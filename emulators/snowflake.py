@@ -26,6 +26,14 @@ Results: Rows, Dml, Failure, Slow (202 then the wrapped result), Throttle
 N submissions; `executed=True` runs the statement but loses the answer, for
 idempotent-retry tests). An unregistered statement answers 422 002003.
 
+Hostile results, for fault tests: Canned (every submission gets exactly this
+status, headers and body, e.g. a 307 to another origin, a 401 whose message
+echoes the token, a 50 MB inline partition 0; no statement is created) and
+Tampered (a Rows result whose answer lies: another rowType, a code such as
+391908 on the 200, partitionInfo entries that disagree with the partitions, or
+raw bytes served for a partition, e.g. a gzip bomb). `state.forget(handle)`
+drops a statement as if its stored result had expired.
+
 Error codes this stand-in had to choose (the fact sheet leaves them open):
   401 390101  missing / non-Bearer Authorization header, or an unknown
               X-Snowflake-Authorization-Token-Type value
@@ -42,7 +50,8 @@ Error codes this stand-in had to choose (the fact sheet leaves them open):
   408 000630  (57014) a Slow statement outlived the request's `timeout`
 
 Test-only control endpoints (no auth): GET /__stats, POST /__reset,
-POST /__register (body: one fixture entry or a list, see `load_fixtures`).
+POST /__register (body: one fixture entry or a list, see `load_fixtures`),
+POST /__forget (body: {"handle": H} or {"statement": SQL}, optional "status": 404).
 
 CLI:  python emulators/snowflake.py --port 0 --public-key rsa_key.pub
           [--public-key-2 other.pub] [--account ACME-ANALYTICS] [--user SVC_SECRET_FETCH]
@@ -50,7 +59,8 @@ CLI:  python emulators/snowflake.py --port 0 --public-key rsa_key.pub
 Import: server, state = serve(host, port, account=..., user=..., public_key_pem=...,
                               tokens={...}, partition_rows=1000)
 Tokens, JWTs and keys are never printed or logged; recorded requests keep the
-Authorization header only as "Bearer <redacted>".
+Authorization header only as "Bearer <redacted>". (A Canned body may ask for the
+header to be echoed back to the client: that is its whole point.)
 """
 
 from __future__ import annotations
@@ -141,6 +151,34 @@ class ServerError:
     then: Any = None
     executed: bool = False
     retry_after: int | None = None
+
+
+@dataclass
+class Canned:
+    """Every submission of the statement is answered with exactly this reply; no statement is
+    created. `body`: a dict (sent as JSON), bytes (sent verbatim: set Content-Encoding yourself
+    if they are gzip) or None. In the string values of a dict body, and in a bytes body,
+    "{{AUTHORIZATION}}" becomes the request's Authorization header and "{{TOKEN}}" its bearer
+    token (state.echoes counts the replies that echoed one; state.echoed_tokens keeps the echoed
+    bearer tokens in memory so a test can search its output for them)."""
+    status: int
+    body: Any = None
+    headers: dict = field(default_factory=dict)
+
+
+@dataclass
+class Tampered:
+    """A Rows result whose answer lies. `row_type` replaces the rowType sent (the cells stay as
+    they are), `code` / `message` replace the 200's code and message (e.g. "391908"),
+    `partition_info` maps a partition index to fields overriding its partitionInfo entry, and
+    `raw_partitions` maps a partition index >= 1 to the exact bytes served for it (gzip bytes
+    are sent with Content-Encoding: gzip). partitionInfo otherwise describes the honest rows."""
+    rows: Rows
+    row_type: list | None = None
+    code: str | None = None
+    message: str | None = None
+    partition_info: dict = field(default_factory=dict)
+    raw_partitions: dict = field(default_factory=dict)
 
 
 def column(name: str, type: str, *, precision: int | None = None, scale: int | None = None,  # noqa: A002
@@ -326,6 +364,7 @@ class _Statement:
     canceled: bool = False
     timed_out: bool = False
     _cache: dict = field(default_factory=dict)
+    tamper: Any = None               # a Tampered result's overrides
 
     @property
     def status_url(self) -> str:
@@ -369,6 +408,9 @@ class State:
             self.status_gets = 0
             self.cancels = 0
             self.dedup_hits = 0
+            self.forgotten: dict[str, int] = {}
+            self.echoes = 0
+            self.echoed_tokens: list[str] = []
 
     def set_public_key(self, pem, slot: int = 1) -> str | None:
         """Register (or with None, clear) RSA_PUBLIC_KEY (slot 1) or RSA_PUBLIC_KEY_2 (slot 2).
@@ -404,6 +446,15 @@ class State:
     def unregister(self, sql: str) -> None:
         with self.lock:
             self.registry.pop(normalise(sql), None)
+
+    def forget(self, handle: str, status: int = 422) -> bool:
+        """Drop a statement as if Snowflake no longer held its result: status, partition and
+        cancel requests for the handle answer 422 000709 "Statement <handle> not found" (or, with
+        status=404, a bare 404). Returns whether the handle was known."""
+        with self.lock:
+            known = self.statements.pop(handle, None) is not None
+            self.forgotten[handle] = status
+            return known
 
     # -- inspection ----------------------------------------------------------------------
     def execution_count(self, sql: str) -> int:
@@ -522,9 +573,19 @@ def _validate_result(result, depth: int = 0) -> None:
             raise ValueError(f"{type(result).__name__} needs then=<result>")
         _validate_result(result.then, depth + 1)
     elif isinstance(result, Slow):
-        if result.then is None or isinstance(result.then, (Throttle, ServerError)):
-            raise ValueError("Slow needs then=<Rows | Dml | Failure | Slow>")
+        if result.then is None or isinstance(result.then, (Throttle, ServerError, Canned)):
+            raise ValueError("Slow needs then=<Rows | Dml | Failure | Tampered | Slow>")
         _validate_result(result.then, depth + 1)
+    elif isinstance(result, Canned):
+        if not isinstance(result.status, int) or not isinstance(result.body, (dict, list, bytes, type(None))):
+            raise ValueError("Canned needs an int status and a dict, list, bytes or None body")
+    elif isinstance(result, Tampered):
+        if not isinstance(result.rows, Rows):
+            raise ValueError("Tampered needs rows=<Rows>")
+        _validate_result(result.rows, depth + 1)
+        for i, raw in result.raw_partitions.items():
+            if not isinstance(i, int) or i < 1 or not isinstance(raw, bytes):
+                raise ValueError("Tampered.raw_partitions maps partition numbers >= 1 to bytes")
     elif isinstance(result, Rows):
         width = len(result.row_type)
         for n, row in enumerate(result.rows):
@@ -631,12 +692,51 @@ def _result_reply(st: _Statement) -> Reply:
             "sqlState": "00000", "statementHandle": st.handle, "message": MSG_OK, "createdOn": st.created_on}
     if st.stats is not None:
         body["stats"] = st.stats
+    t = st.tamper
+    if t is not None:
+        if t.row_type is not None:
+            body["resultSetMetaData"]["rowType"] = t.row_type
+        for i, fields in t.partition_info.items():
+            if 0 <= i < len(info):
+                info[i].update(fields)
+        if t.code is not None:
+            body["code"] = t.code
+        if t.message is not None:
+            body["message"] = t.message
     return Reply(200, body, {"Link": _link(st, None)})
 
 
 def _running_reply(st: _Statement) -> Reply:
     return Reply(202, {"code": "333334", "message": MSG_ASYNC, "statementHandle": st.handle,
                        "statementStatusUrl": st.status_url})
+
+
+def _echo(value, authorization: str | None):
+    """Substitute {{AUTHORIZATION}} / {{TOKEN}} in a Canned body; returns (body, echoed)."""
+    auth = authorization or ""
+    token = auth.strip().partition(" ")[2].strip()
+    if isinstance(value, bytes):
+        out = value.replace(b"{{AUTHORIZATION}}", auth.encode("latin-1", "replace")).replace(
+            b"{{TOKEN}}", token.encode("latin-1", "replace"))
+        return out, out != value
+    if isinstance(value, str):
+        out = value.replace("{{AUTHORIZATION}}", auth).replace("{{TOKEN}}", token)
+        return out, out != value
+    if isinstance(value, dict):
+        pairs = [(k, _echo(v, authorization)) for k, v in value.items()]
+        return {k: v for k, (v, _) in pairs}, any(e for _, (_, e) in pairs)
+    if isinstance(value, list):
+        items = [_echo(v, authorization) for v in value]
+        return [v for v, _ in items], any(e for _, e in items)
+    return value, False
+
+
+def _canned_reply(state: State, canned: Canned, authorization: str | None) -> Reply:
+    body, echoed = _echo(canned.body, authorization)
+    if echoed:
+        state.echoes += 1
+        state.echoed_tokens.append((authorization or "").strip().partition(" ")[2].strip())
+    return Reply(canned.status, body, dict(canned.headers))
 
 
 def _not_found(handle: str) -> Reply:
@@ -749,8 +849,9 @@ def _flag(query: dict, name: str) -> bool:
     return query.get(name, "").strip().lower() == "true"
 
 
-def submit(state: State, query: dict, body) -> Reply:
-    """POST /api/v2/statements (after auth and header checks)."""
+def submit(state: State, query: dict, body, authorization: str | None = None) -> Reply:
+    """POST /api/v2/statements (after auth and header checks). `authorization` is only used by
+    Canned results that echo it."""
     def reject(reply: Reply, reason: str) -> Reply:
         with state.lock:
             state.request_errors.append(reason)
@@ -806,6 +907,8 @@ def submit(state: State, query: dict, body) -> Reply:
             node = node.then
         while isinstance(node, (Throttle, ServerError)):   # after an executed fault
             node = node.then
+        if isinstance(node, Canned):
+            return executed_fault or _canned_reply(state, node, authorization)
 
         # Idempotent resubmission.
         if executed_fault is None and request_id and _flag(query, "retry") and request_id in state.request_ids:
@@ -874,6 +977,8 @@ def _precheck(state: State, reg, sql_text, params, bindings, problem: BindingPro
 
 
 def _materialise(state: State, st: _Statement, final, reg, array_len) -> None:
+    if isinstance(final, Tampered):
+        st.tamper, final = final, final.rows
     st.final = final
     if isinstance(final, Rows):
         sizes = (reg.partition_rows if reg and reg.partition_rows is not None else
@@ -904,6 +1009,8 @@ def status(state: State, handle: str, query: dict) -> Reply:
             state.status_gets += 1
         st = state.statements.get(handle)
         if st is None:
+            if state.forgotten.get(handle) == 404:
+                return Reply(404, _error("404", f"Not found: {BASE}/{handle[:80]}"))
             return _not_found(handle)
         reply = _status_reply(st)
         if reply.status != 200 or part == 0:
@@ -915,6 +1022,9 @@ def status(state: State, handle: str, query: dict) -> Reply:
                                "message": f"Partition number {part} is out of range: the result has "
                                           f"{last + 1} partition(s) (0..{last}).",
                                "statementHandle": st.handle, "statementStatusUrl": st.status_url})
+        raw = st.tamper.raw_partitions.get(part) if st.tamper is not None else None
+        if raw is not None:
+            return Reply(200, raw, {"Link": _link(st, part)}, gzip_always=raw[:2] == b"\x1f\x8b")
         _, packed = _partition_bytes(st, part)
         return Reply(200, packed, {"Link": _link(st, part)}, gzip_always=True)
 
@@ -925,6 +1035,8 @@ def cancel(state: State, handle: str) -> Reply:
         state.cancels += 1
         st = state.statements.get(handle)
         if st is None:
+            if state.forgotten.get(handle) == 404:
+                return Reply(404, _error("404", f"Not found: {BASE}/{handle[:80]}/cancel"))
             return _not_found(handle)
         if not st.canceled and not st.timed_out and _status_reply(st).status == 202:
             st.canceled = True   # only a running statement is cancelled; a finished one keeps its result
@@ -938,7 +1050,7 @@ def result_from_json(obj: dict):
     """{"kind": "rows", "rowType": [...], "data": [...], "partitionRows": N} | {"kind": "dml", "inserted": N,
     "updated": N, "deleted": N} | {"kind": "failure", "code", "sqlState", "message"} | {"kind": "slow",
     "seconds", "then"} | {"kind": "throttle", "times", "retryAfter", "then"} | {"kind": "server_error",
-    "times", "status", "executed", "then"}"""
+    "times", "status", "executed", "then"} | {"kind": "canned", "status", "headers", "body" | "bodyBase64"}"""
     kind = str(obj.get("kind", "")).lower()
     if kind == "rows":
         return Rows(obj["rowType"], obj.get("data", []), obj.get("partitionRows"))
@@ -954,6 +1066,9 @@ def result_from_json(obj: dict):
     if kind == "server_error":
         return ServerError(obj.get("times", 1), obj.get("status", 503), result_from_json(obj["then"]),
                            bool(obj.get("executed", False)), obj.get("retryAfter"))
+    if kind == "canned":
+        body = base64.b64decode(obj["bodyBase64"]) if "bodyBase64" in obj else obj.get("body")
+        return Canned(int(obj["status"]), body, dict(obj.get("headers") or {}))
     raise ValueError(f"unknown result kind {kind!r}")
 
 
@@ -1142,7 +1257,7 @@ class Handler(BaseHTTPRequestHandler):
         except (ValueError, UnicodeDecodeError):
             return reject(400, _payload_error(), "body is not valid JSON")
         self._record["body"] = body
-        return submit(state, query, body)
+        return submit(state, query, body, self.headers.get("Authorization"))
 
     def _control(self, path: str, raw: bytes) -> None:
         state = self.state
@@ -1151,6 +1266,16 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/__reset" and self.command == "POST":
             state.reset()
             self._send(Reply(200, {"ok": True}))
+        elif path == "/__forget" and self.command == "POST":
+            try:
+                req = json.loads(raw or b"{}")
+                code = int(req.get("status", 422))
+                handles = [req["handle"]] if "handle" in req else state.handles_for(req["statement"])
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                self._send(Reply(400, {"error": f"bad request: {type(exc).__name__}"}))
+                return
+            known = [h for h in handles if state.forget(h, code)]
+            self._send(Reply(200, {"ok": True, "forgotten": known}))
         elif path == "/__register" and self.command == "POST":
             try:
                 n = load_fixtures(state, json.loads(raw or b"[]"))

@@ -302,8 +302,14 @@ impl Run<'_> {
             .client()
             .cancel(self.conn, handle, &Deadline::after(budget))
             .await;
+        // The handle is upstream text: log only the characters a query id has.
+        let shown: String = handle
+            .chars()
+            .filter(|c| c.is_ascii_hexdigit() || *c == '-')
+            .take(64)
+            .collect();
         tracing::warn!(
-            statement_handle = handle,
+            statement_handle = %shown,
             cancelled = cancelled.is_ok(),
             "Snowflake statement still running as the deadline nears"
         );
