@@ -38,6 +38,8 @@ request carried:
   ECHOESC500  the same raw body (upper-case hex escapes) with HTTP 500
   ECHOHTML    HTTP 500 HTML error page with <KEY> split by HTML tags
               ("SENT<b></b>INEL-av-<span>key...")
+  BIG5        HTTP 200, a valid TIME_SERIES_DAILY-shaped JSON body of 5.25 MiB
+              (just under the 5.33 MiB body cap of a 256 MB function)
   BIG11       HTTP 200, a valid TIME_SERIES_DAILY-shaped JSON body of 11 MiB
               (with Content-Length)
   BIG60       the same at 60 MiB, streamed without Content-Length (Connection: close)
@@ -109,7 +111,7 @@ HTML_503 = """<!DOCTYPE html>
 
 MAGIC = {"UNKNOWN", "EMPTY", "LIMIT", "BURST", "MINUTE", "SLOW", "HTML", "DEMO"}
 HOSTILE = {"UTF8CUT", "ECHOKEYOBJ", "ECHOSERIES", "ECHOLOWER", "ECHOUPPER", "ECHOPCT", "ECHOESC", "ECHOESC500",
-           "ECHOHTML", "BIG11", "BIG60"}
+           "ECHOHTML", "BIG5", "BIG11", "BIG60"}
 UTF8_CUT = "ABCDEFGHI\u00e912345678"   # 19 bytes; the 2-byte "é" sits at bytes 9..11
 PREMIUM_FUNCTIONS = {"TIME_SERIES_DAILY_ADJUSTED", "FX_INTRADAY", "CRYPTO_INTRADAY"}
 INTERVALS = {"1min": 1, "5min": 5, "15min": 15, "30min": 30, "60min": 60}
@@ -562,6 +564,8 @@ def hostile(mode: str, function: str, key: str, params: dict, today: dt.date):
                 f"<p>The request with API key {split_by_tags(key)} could not be completed.</p>\n"
                 "</body></html>\n")
         return Raw(500, page.encode(), "text/html; charset=utf-8")
+    if mode == "BIG5":
+        return Raw(200, big_series_body(5 * 1024 * 1024 + 256 * 1024, today))
     if mode == "BIG11":
         return Raw(200, big_series_body(11 * 1024 * 1024, today))
     if mode == "BIG60":

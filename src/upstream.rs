@@ -11,11 +11,12 @@ use crate::error::{AppError, ErrorKind};
 pub const ERROR_BODY_BYTES: usize = 64 * 1024;
 
 /// The largest upstream body (decompressed) one request may bring into a
-/// function of `memory_mb` MB: 1/32 of its memory, from 1 MiB to 256 MiB.
-/// Parsing multiplies a body's size several times over, and a Snowflake page
-/// may have a few partitions in flight at once.
+/// function of `memory_mb` MB: 1/48 of its memory (5.3 MB at 256 MB), from
+/// 1 MiB to 256 MiB. Parsing an Alpha Vantage body into rows multiplies its
+/// size several times over (a body at the cap peaks near half the memory),
+/// and a Snowflake page may have a few partitions in flight at once.
 pub fn body_cap(memory_mb: u64) -> usize {
-    let bytes = memory_mb.saturating_mul(1024 * 1024) / 32;
+    let bytes = memory_mb.saturating_mul(1024 * 1024) / 48;
     bytes.clamp(1024 * 1024, 256 * 1024 * 1024) as usize
 }
 

@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::decode::RowType;
@@ -28,6 +29,11 @@ pub const RESULT_INCOMPLETE_CODE: &str = "391908";
 pub const STATEMENT_NOT_FOUND_CODE: &str = "000709";
 /// Attempts for one request that meets 429/5xx/connection failures.
 const ATTEMPTS: u32 = 4;
+
+/// A partition's rows, each kept as its JSON text (an array of cells) and
+/// decoded only when it goes into a page: a partition in memory costs little
+/// more than its body.
+pub type Rows = Vec<Box<RawValue>>;
 
 /// Where to send requests, and as whom.
 pub struct Connection {
@@ -66,7 +72,7 @@ pub struct ResultMeta {
 }
 
 /// A finished statement: metadata plus partition 0.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResultSet {
     /// Metadata (absent on some non-query answers).
@@ -74,7 +80,7 @@ pub struct ResultSet {
     pub result_set_meta_data: Option<ResultMeta>,
     /// Partition 0 rows.
     #[serde(default)]
-    pub data: Vec<Vec<Value>>,
+    pub data: Rows,
     /// The statement's handle.
     #[serde(default)]
     pub statement_handle: String,
@@ -284,25 +290,28 @@ impl SnowflakeClient {
         handle: &str,
         n: usize,
         deadline: &Deadline,
-    ) -> Result<Vec<Vec<Value>>, AppError> {
+    ) -> Result<Rows, AppError> {
         let path = |_: bool| format!("/api/v2/statements/{}?partition={n}", encode_handle(handle));
         let answer = self.send(conn, Method::GET, &path, None, deadline).await?;
         if answer.status != StatusCode::OK {
             return Err(error_for(&answer));
         }
         #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Partition {
-            Object { data: Vec<Vec<Value>> },
-            Rows(Vec<Vec<Value>>),
+        struct Partition {
+            data: Rows,
         }
-        match serde_json::from_slice::<Partition>(&answer.body) {
-            Ok(Partition::Object { data } | Partition::Rows(data)) => Ok(data),
-            Err(_) => Err(AppError::new(
+        // `{"data": [...]}` as documented, or the bare array of rows.
+        let first = answer.body.iter().find(|b| !b.is_ascii_whitespace());
+        let parsed = match first {
+            Some(b'[') => serde_json::from_slice::<Rows>(&answer.body),
+            _ => serde_json::from_slice::<Partition>(&answer.body).map(|p| p.data),
+        };
+        parsed.map_err(|_| {
+            AppError::new(
                 ErrorKind::UpstreamFailed,
                 format!("Snowflake partition {n} is not the expected JSON"),
-            )),
-        }
+            )
+        })
     }
 }
 

@@ -7,10 +7,11 @@ use std::collections::VecDeque;
 use std::ops::Range;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::client::{Connection, ResultMeta, SnowflakeClient};
-use super::decode::{RowType, decode_row, unique_names};
+use super::client::{Connection, ResultMeta, Rows, SnowflakeClient};
+use super::decode::{decode_row, unique_names};
 use crate::deadline::Deadline;
 use crate::error::{AppError, ErrorKind};
 
@@ -32,7 +33,7 @@ pub async fn fetch_partitions(
     range: Range<usize>,
     concurrency: usize,
     deadline: &Deadline,
-) -> Result<Vec<Vec<Vec<Value>>>, AppError> {
+) -> Result<Vec<Rows>, AppError> {
     stream::iter(range)
         .map(|n| client.partition(conn, handle, n, deadline))
         .buffered(concurrency.max(1))
@@ -40,27 +41,26 @@ pub async fn fetch_partitions(
         .await
 }
 
-/// The encoded size of a row, estimated from its cells (close to the JSON
-/// the decoder produces).
-fn estimate(row_type: &[RowType], cells: &[Value]) -> usize {
-    2 + row_type
-        .iter()
-        .zip(cells)
-        .map(|(c, v)| {
-            c.name.len()
-                + 6
-                + match v {
-                    Value::String(s) => s.len(),
-                    _ => 4,
-                }
-        })
-        .sum::<usize>()
+/// The encoded size of a row, estimated from its JSON text and the names
+/// that will key it (close to the JSON the decoder produces).
+fn estimate(names: &[String], raw: &RawValue) -> usize {
+    raw.get().len() + names.iter().map(|n| n.len() + 4).sum::<usize>()
+}
+
+/// One row's cells from its JSON text.
+fn cells(raw: &RawValue) -> Result<Vec<Value>, AppError> {
+    serde_json::from_str(raw.get()).map_err(|_| {
+        AppError::new(
+            ErrorKind::UpstreamFailed,
+            "Snowflake sent a row that is not an array of cells",
+        )
+    })
 }
 
 /// Collect rows from `start`; `fetch` loads a range of partitions ≥ 1.
 pub async fn collect<F>(
     meta: &ResultMeta,
-    first: Vec<Vec<Value>>,
+    first: Rows,
     start: (usize, usize),
     max_rows: usize,
     budget: usize,
@@ -68,7 +68,7 @@ pub async fn collect<F>(
     fetch: F,
 ) -> Result<Paged, AppError>
 where
-    F: AsyncFn(Range<usize>) -> Result<Vec<Vec<Vec<Value>>>, AppError>,
+    F: AsyncFn(Range<usize>) -> Result<Vec<Rows>, AppError>,
 {
     let parts = meta.partition_info.len().max(1);
     let (mut p, mut offset) = start;
@@ -91,7 +91,7 @@ where
     }
     let names = unique_names(&meta.row_type);
     let mut first = Some(first);
-    let mut pending: VecDeque<Vec<Vec<Value>>> = VecDeque::new();
+    let mut pending: VecDeque<Rows> = VecDeque::new();
     let mut rows = Vec::new();
     let mut bytes = 0usize;
     while p < parts {
@@ -136,8 +136,8 @@ where
                 "invalid cursor: it points past the end of a partition",
             ));
         }
-        for (i, cells) in data.into_iter().enumerate().skip(offset) {
-            let est = estimate(&meta.row_type, &cells);
+        for (i, raw) in data.into_iter().enumerate().skip(offset) {
+            let est = estimate(&names, &raw);
             if rows.len() >= max_rows || (bytes + est > budget && !rows.is_empty()) {
                 return Ok(Paged {
                     rows,
@@ -145,7 +145,7 @@ where
                 });
             }
             bytes += est;
-            rows.push(decode_row(&meta.row_type, &names, cells)?);
+            rows.push(decode_row(&meta.row_type, &names, cells(&raw)?)?);
         }
         offset = 0;
         p += 1;
@@ -185,8 +185,10 @@ mod tests {
         .unwrap()
     }
 
-    fn partition(p: usize) -> Vec<Vec<Value>> {
-        (0..4).map(|r| vec![json!(format!("{p}.{r}"))]).collect()
+    fn partition(p: usize) -> Rows {
+        (0..4)
+            .map(|r| serde_json::value::to_raw_value(&[format!("{p}.{r}")]).unwrap())
+            .collect()
     }
 
     async fn run(

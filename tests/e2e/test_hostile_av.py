@@ -337,6 +337,17 @@ def test_huge_bodies_are_refused_within_the_memory_budget(stack, fresh):
     assert not call(f, quote())[0], "the function still serves"
 
 
+def test_the_largest_body_under_the_cap_fits_the_memory(stack, fresh):
+    """BIG5 is a valid 5.25 MiB series, just under the cap of a 256 MB
+    function: it is served whole, and the process stays well under 256 MB."""
+    f = fresh(AWS_LAMBDA_LOG_LEVEL="INFO")
+    failed, body = call(f, task(function="TIME_SERIES_DAILY", symbol="BIG5"))
+    assert not failed, body
+    assert body["row_count"] > 30_000
+    peak = vm_hwm_mb(f.proc.pid)
+    assert peak < 180, f"peak RSS {peak:.0f} MB with AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256"
+
+
 # --- §7 HTTP callers ---------------------------------------------------------------------------
 
 ACCOUNT_DETAILS = ["arn:", "123456789012", "assumed-role", "secret-fetch/fn"]
