@@ -49,11 +49,23 @@ pub fn http_client() -> Result<reqwest::Client, AppError> {
         .map_err(|e| AppError::config(format!("could not build the HTTP client: {e}")))
 }
 
-/// Read `response`'s body, refusing more than `max` bytes.
+/// What to do with a body longer than the limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overflow {
+    /// Fail with [`too_large_body`] (a result: a partial one is useless).
+    Refuse,
+    /// Keep the first bytes and stop reading (an error body: its start
+    /// describes it).
+    Truncate,
+}
+
+/// Read `response`'s body, at most `max` bytes; what happens past that is
+/// `overflow`'s choice.
 pub async fn read_body(
     service: &str,
     mut response: reqwest::Response,
     max: usize,
+    overflow: Overflow,
     deadline: &Deadline,
     budget: Duration,
 ) -> Result<Vec<u8>, AppError> {
@@ -67,8 +79,13 @@ pub async fn read_body(
         .await
         .map_err(|e| transport_error(service, e, deadline, budget))?
     {
-        if body.len() + chunk.len() > max {
-            return Err(too_large_body(service, max));
+        let room = max - body.len();
+        if chunk.len() > room {
+            if overflow == Overflow::Refuse {
+                return Err(too_large_body(service, max));
+            }
+            body.extend_from_slice(&chunk[..room]);
+            break;
         }
         body.extend_from_slice(&chunk);
     }
@@ -84,30 +101,6 @@ pub fn too_large_body(service: &str, max: usize) -> AppError {
              (AWS_LAMBDA_FUNCTION_MEMORY_SIZE) allows; narrow the request"
         ),
     )
-}
-
-/// Read at most `max` bytes of `response`'s body (an error body: the rest
-/// is not needed to describe it).
-pub async fn read_prefix(
-    service: &str,
-    mut response: reqwest::Response,
-    max: usize,
-    deadline: &Deadline,
-    budget: Duration,
-) -> Result<Vec<u8>, AppError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| transport_error(service, e, deadline, budget))?
-    {
-        let room = max - body.len();
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= max {
-            break;
-        }
-    }
-    Ok(body)
 }
 
 /// A transport failure talking to `service` within `budget`: a deadline error

@@ -231,32 +231,23 @@ mod tests {
     }
 
     #[test]
-    fn json_that_does_not_parse_is_never_used_whole() {
+    fn only_parsed_strings_and_numbers_are_credentials() {
         for text in [
+            // JSON that does not parse is never used whole.
             r#"{"apikey": "K", "db_password": "P",}"#,
             r#"{"apikey": "K""#,
             r#"["K"]"#,
+            // Structured values are not credentials.
+            r#"{"apikey": {"k": "v"}}"#,
+            r#"{"apikey": ["K"]}"#,
+            r#"{"apikey": true}"#,
         ] {
             let err = SecretDocument::text(text)
                 .extract(&r("av/key"), &["apikey"])
                 .unwrap_err();
             assert_eq!(err.kind(), ErrorKind::SecretMalformed, "{text}");
             assert!(err.message().contains("'av/key'"), "{}", err.message());
-            assert!(!err.message().contains("db_password") && !err.message().contains('P'));
-        }
-    }
-
-    #[test]
-    fn structured_values_are_not_credentials() {
-        for text in [
-            r#"{"apikey": {"k": "v"}}"#,
-            r#"{"apikey": ["K"]}"#,
-            r#"{"apikey": true}"#,
-        ] {
-            let err = SecretDocument::text(text)
-                .extract(&r("av"), &["apikey"])
-                .unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::SecretMalformed, "{text}");
+            assert!(!err.message().contains("db_password"));
         }
     }
 

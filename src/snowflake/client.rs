@@ -19,7 +19,7 @@ use super::decode::RowType;
 use crate::deadline::Deadline;
 use crate::error::{AppError, ErrorKind};
 use crate::secrets::SecretValue;
-use crate::upstream::{ERROR_BODY_BYTES, read_body, read_prefix, too_large_body, transport_error};
+use crate::upstream::{ERROR_BODY_BYTES, Overflow, read_body, too_large_body, transport_error};
 
 const SERVICE: &str = "Snowflake";
 
@@ -167,9 +167,25 @@ impl SnowflakeClient {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         let raw = if status.is_success() {
-            read_body(SERVICE, response, self.max_body, deadline, budget).await?
+            read_body(
+                SERVICE,
+                response,
+                self.max_body,
+                Overflow::Refuse,
+                deadline,
+                budget,
+            )
+            .await?
         } else {
-            read_prefix(SERVICE, response, ERROR_BODY_BYTES, deadline, budget).await?
+            read_body(
+                SERVICE,
+                response,
+                ERROR_BODY_BYTES,
+                Overflow::Truncate,
+                deadline,
+                budget,
+            )
+            .await?
         };
         let limit = if status.is_success() {
             self.max_body

@@ -10,6 +10,7 @@ import time
 import harness
 from conftest import PREMIUM, SENTINEL, SF_PAT, events
 from test_behaviour import quote, rest_get, task
+from test_hostile_av import key_forms
 
 
 # header.payload.signature, both JSON parts base64url ("eyJ" = '{"').
@@ -43,11 +44,10 @@ def test_sentinel_secret_never_leaves_the_function(stack, fn):
     key_line = harness.snowflake_private_key().splitlines()[5]
     assert len(key_line) > 40
     for text in haystacks:
-        assert SENTINEL not in text
-        assert "SENTINEL-rotate" not in text
-        assert "SENTINEL-password" not in text
-        assert PREMIUM not in text
-        assert SF_PAT not in text
+        # Verbatim, in any case, percent-encoded, \u-escaped, split by HTML
+        # tags, or a mix: the echo forms the hostile stand-ins produce.
+        for secret in (SENTINEL, PREMIUM, SF_PAT, "SENTINEL-rotate", "SENTINEL-password"):
+            assert not key_forms(text, secret), f"{secret[:12]}… leaked as {key_forms(text, secret)}"
         assert key_line not in text
         assert not JWT.search(text), "a JWT reached the output"
     assert len(fn.output()) > 1000, "the function did log (at TRACE)"
