@@ -9,23 +9,18 @@ use std::time::Instant;
 use futures_util::FutureExt;
 
 use lambda_runtime::{Context, LambdaEvent};
-use serde_json::Value;
 use serde_json::value::RawValue;
 use tracing::Instrument;
 
-use crate::alpha_vantage::{AlphaVantage, AlphaVantageClient};
 use crate::config::Config;
+use crate::context::{Caller, Ctx};
 use crate::deadline::Deadline;
 use crate::error::{AppError, ErrorKind};
-use crate::invocation::InvocationCtx;
+use crate::providers::{Providers, Shared, Task};
 use crate::redact::Redactor;
 use crate::response::{FetchResult, HttpStyle, error_body, http_response};
 use crate::routes;
 use crate::secrets::{SecretCache, SecretSource};
-use crate::snowflake::Snowflake;
-use crate::snowflake::client::SnowflakeClient;
-use crate::snowflake::statements::Statements;
-use crate::task::TaskRequest;
 use crate::telemetry::{self, InvocationReport, InvocationStats};
 use crate::trigger::{Invocation, TriggerKind, classify, parse_event};
 use crate::upstream::body_cap;
@@ -34,8 +29,7 @@ use crate::upstream::body_cap;
 pub struct App<S> {
     config: Config,
     secrets: SecretCache<S>,
-    alpha_vantage: AlphaVantage,
-    snowflake: Snowflake,
+    providers: Providers,
     cold: AtomicBool,
 }
 
@@ -49,60 +43,22 @@ struct Outcome {
 }
 
 impl<S: SecretSource> App<S> {
-    /// Wire the handler from its parts; fails if the statements file is invalid.
+    /// Wire the handler from its parts: the configuration, where secrets
+    /// come from, and the one HTTP client. Fails if a provider's start-up
+    /// check fails (say, an invalid statements file).
     pub fn new(config: Config, source: S, http: reqwest::Client) -> Result<Self, AppError> {
-        let client = AlphaVantageClient::new(
-            http.clone(),
-            config.alpha_vantage_url.clone(),
-            config.alpha_vantage_timeout,
-            body_cap(config.memory_mb),
-        );
-        let statements = Statements::load(&config.statements_file)?;
-        if config.snowflake.secret.is_some()
-            && statements.is_empty()
-            && !config.snowflake.allow_ad_hoc
-        {
-            tracing::warn!(
-                file = %config.statements_file.display(),
-                "SNOWFLAKE_SECRET is set but no named statements were found"
-            );
-        }
-        // Partitions in flight are bounded by memory too: each may hold a
-        // body up to the cap while it is parsed.
-        let mut settings = config.snowflake.clone();
-        settings.partition_concurrency = settings
-            .partition_concurrency
-            .min((config.memory_mb / 128).max(1) as usize);
-        let snowflake = Snowflake::new(
-            SnowflakeClient::new(
-                http,
-                config.snowflake_request_timeout,
-                body_cap(config.memory_mb),
-            ),
-            settings,
-            statements,
-        );
+        let shared = Shared {
+            http,
+            body_cap: body_cap(config.memory_mb),
+            memory_mb: config.memory_mb,
+        };
         Ok(App {
             secrets: SecretCache::new(source, config.secret_cache_ttl)
                 .with_stale_fallback(config.secret_cache_max_stale, config.secret_refresh_timeout),
-            alpha_vantage: AlphaVantage::new(client, config.alpha_vantage_secret.clone()),
-            snowflake,
+            providers: Providers::new(&config.providers, &shared)?,
             config,
             cold: AtomicBool::new(true),
         })
-    }
-
-    /// Bytes of rows a page may hold for a caller of kind `trigger`: the
-    /// response limit less room for the envelope and, for HTTP callers, for
-    /// the escaping of a JSON body inside a JSON string.
-    fn page_budget(&self, trigger: TriggerKind) -> usize {
-        let limit = self.config.max_response_bytes;
-        let usable = if trigger.is_http() {
-            limit / 10 * 7
-        } else {
-            limit / 10 * 9
-        };
-        usable.saturating_sub(16 * 1024).max(1024)
     }
 
     /// The Lambda entry point. The payload is taken raw and parsed here with
@@ -192,8 +148,9 @@ impl<S: SecretSource> App<S> {
             },
             Ok(Invocation::Task { trigger, task }) => {
                 tracing::Span::current().record("trigger", trigger.as_str());
-                let (provider, result) =
-                    self.run(task, trigger, &deadline, &stats, &redactor).await;
+                let (provider, result) = self
+                    .run(Task::parse(task), trigger, &deadline, &stats, &redactor)
+                    .await;
                 let rows = result.as_ref().map_or(0, |r| r.row_count);
                 let response = result
                     .and_then(|r| self.serialize(&r, &redactor))
@@ -214,10 +171,15 @@ impl<S: SecretSource> App<S> {
                 let _ = http_style.set(style);
                 tracing::Span::current().record("trigger", trigger.as_str());
                 let deadline = deadline.capped(self.config.http_timeout);
-                let (provider, result) = match routes::route(&request) {
-                    Ok(task) => self.run(task, trigger, &deadline, &stats, &redactor).await,
-                    Err(e) => ("none", Err(e)),
-                };
+                let (provider, result) = self
+                    .run(
+                        routes::route(&request),
+                        trigger,
+                        &deadline,
+                        &stats,
+                        &redactor,
+                    )
+                    .await;
                 let rows = result.as_ref().map_or(0, |r| r.row_count);
                 let (response, error) = self.http(style, result, &context.request_id, &redactor);
                 Outcome {
@@ -233,36 +195,32 @@ impl<S: SecretSource> App<S> {
         outcome.response
     }
 
-    /// Parse and run a task document.
+    /// Run `task` (already parsed or routed) for a caller of kind `trigger`.
     async fn run(
         &self,
-        task: Value,
+        task: Result<Task, AppError>,
         trigger: TriggerKind,
         deadline: &Deadline,
         stats: &InvocationStats,
         redactor: &Redactor,
     ) -> (&'static str, Result<FetchResult, AppError>) {
-        let task = match TaskRequest::parse(task) {
+        let task = match task {
             Ok(t) => t,
             Err(e) => return ("none", Err(e)),
         };
         let provider = task.provider();
         tracing::Span::current().record("provider", provider);
-        let ctx = InvocationCtx {
+        let ctx = Ctx {
             deadline,
             stats,
             redactor,
+            secrets: &self.secrets,
+            caller: Caller {
+                trigger,
+                response_limit: self.config.max_response_bytes,
+            },
         };
-        let result = match &task {
-            TaskRequest::AlphaVantage(t) => self.alpha_vantage.fetch(t, &self.secrets, ctx).await,
-            TaskRequest::Snowflake(t) => {
-                let budget = self.page_budget(trigger);
-                self.snowflake
-                    .fetch(t, trigger, &self.secrets, ctx, budget)
-                    .await
-            }
-        };
-        (provider, result)
+        (provider, self.providers.fetch(&task, &ctx).await)
     }
 
     fn too_large(&self, size: usize) -> AppError {
@@ -325,12 +283,8 @@ impl<S: SecretSource> App<S> {
         if let Some(after) = err.retry_after() {
             headers.push(("retry-after", after.as_secs().max(1).to_string()));
         }
-        if let Some(allow) = err
-            .details()
-            .and_then(|d| d.get("allow"))
-            .and_then(Value::as_str)
-        {
-            headers.push(("allow", allow.to_owned()));
+        if let Some(allow) = err.allowed_method() {
+            headers.push(("allow", allow.as_str().to_owned()));
         }
         let body = error_body(err, request_id).to_string();
         proxy(style, err.kind().http_status(), &body, &headers).unwrap_or_else(|_| {

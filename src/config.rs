@@ -1,30 +1,113 @@
 //! Settings from the environment, read and validated once at start-up.
 //!
+//! [`Config`] holds what the function as a whole needs; each provider reads
+//! its own settings (through the same [`Env`] reader) in its own folder, and
+//! `Config` keeps them in [`ProviderSettings`] without knowing their fields.
 //! Every variable is documented in the README's configuration reference.
 //! Nothing sensitive lives here: secrets are named by reference only.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::error::AppError;
+use crate::providers::ProviderSettings;
 use crate::secrets::SecretRef;
-use crate::snowflake::SnowflakeSettings;
-use crate::snowflake::auth::Session;
 
-/// Default Alpha Vantage endpoint.
-pub const ALPHA_VANTAGE_DEFAULT_URL: &str = "https://www.alphavantage.co/query";
+/// Reads and checks environment variables: values are trimmed, empty means
+/// unset, and every error names its variable.
+pub struct Env<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl<'a> Env<'a> {
+    /// Read through `lookup` (the process environment, or a test's map).
+    pub fn new(lookup: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        Env { lookup }
+    }
+
+    /// The trimmed value of `name`, if set and not empty.
+    pub fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A whole number in `min..=max`, or `default` when unset.
+    pub fn number(&self, name: &str, default: u64, min: u64, max: u64) -> Result<u64, AppError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(text) => match text.parse::<u64>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(n),
+                _ => Err(AppError::config(format!(
+                    "{name} must be a whole number from {min} to {max}, not '{text}'"
+                ))),
+            },
+        }
+    }
+
+    /// Milliseconds in `min..=max`, or `default` when unset.
+    pub fn millis(
+        &self,
+        name: &str,
+        default: u64,
+        min: u64,
+        max: u64,
+    ) -> Result<Duration, AppError> {
+        self.number(name, default, min, max)
+            .map(Duration::from_millis)
+    }
+
+    /// Seconds in `min..=max`, or `default` when unset.
+    pub fn secs(&self, name: &str, default: u64, min: u64, max: u64) -> Result<Duration, AppError> {
+        self.number(name, default, min, max)
+            .map(Duration::from_secs)
+    }
+
+    /// `true`/`1`/`yes` or `false`/`0`/`no` (any case); false when unset.
+    pub fn flag(&self, name: &str) -> Result<bool, AppError> {
+        match self.get(name).map(|v| v.to_ascii_lowercase()) {
+            None => Ok(false),
+            Some(v) if v == "true" || v == "1" || v == "yes" => Ok(true),
+            Some(v) if v == "false" || v == "0" || v == "no" => Ok(false),
+            Some(v) => Err(AppError::config(format!(
+                "{name} must be true or false, not '{v}'"
+            ))),
+        }
+    }
+
+    /// A secret reference, if set.
+    pub fn secret(&self, name: &str) -> Result<Option<SecretRef>, AppError> {
+        self.get(name).map(|s| SecretRef::parse(&s)).transpose()
+    }
+
+    /// An `http(s)://` URL, if set.
+    pub fn url(&self, name: &str) -> Result<Option<String>, AppError> {
+        match self.get(name) {
+            Some(url) if !(url.starts_with("https://") || url.starts_with("http://")) => Err(
+                AppError::config(format!("{name} must be an http(s) URL, not '{url}'")),
+            ),
+            other => Ok(other),
+        }
+    }
+}
+
+/// Timeouts and retries of the AWS SDK client (Secrets Manager).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SdkSettings {
+    /// `AWS_SDK_CONNECT_TIMEOUT_MS`.
+    pub connect_timeout: Duration,
+    /// `AWS_SDK_ATTEMPT_TIMEOUT_MS`: one attempt.
+    pub attempt_timeout: Duration,
+    /// `AWS_SDK_OPERATION_TIMEOUT_MS`: all attempts.
+    pub operation_timeout: Duration,
+    /// `AWS_SDK_MAX_ATTEMPTS`.
+    pub max_attempts: u32,
+}
 
 /// Validated settings.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// `ALPHA_VANTAGE_SECRET`: where the Alpha Vantage key lives.
-    pub alpha_vantage_secret: Option<SecretRef>,
-    /// `ALPHA_VANTAGE_BASE_URL`.
-    pub alpha_vantage_url: String,
-    /// `ALPHA_VANTAGE_TIMEOUT_MS`: cap on one Alpha Vantage request.
-    pub alpha_vantage_timeout: Duration,
     /// `SECRET_CACHE_TTL_SECS`.
     pub secret_cache_ttl: Duration,
     /// `SECRET_CACHE_MAX_STALE_SECS`: how long past its TTL a cached secret
@@ -33,6 +116,8 @@ pub struct Config {
     /// `SECRET_REFRESH_TIMEOUT_MS`: a refresh with a cached fallback gets
     /// this long before the fallback is served.
     pub secret_refresh_timeout: Duration,
+    /// The Secrets Manager client's timeouts and retries.
+    pub sdk: SdkSettings,
     /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` (MB; set by Lambda): upstream body
     /// caps derive from it.
     pub memory_mb: u64,
@@ -50,12 +135,8 @@ pub struct Config {
     pub metrics_namespace: String,
     /// `SERVICE_NAME` (default: the function name).
     pub service_name: String,
-    /// `SNOWFLAKE_*` settings.
-    pub snowflake: SnowflakeSettings,
-    /// `SNOWFLAKE_STATEMENTS_FILE` (default `$LAMBDA_TASK_ROOT/statements.toml`).
-    pub statements_file: PathBuf,
-    /// `SNOWFLAKE_REQUEST_TIMEOUT_MS`: cap on one SQL API request.
-    pub snowflake_request_timeout: Duration,
+    /// Each provider's own settings.
+    pub providers: ProviderSettings,
 }
 
 impl Config {
@@ -66,34 +147,8 @@ impl Config {
 
     /// Read settings through `lookup` (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, AppError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let number = |name: &str, default: u64, min: u64, max: u64| -> Result<u64, AppError> {
-            match get(name) {
-                None => Ok(default),
-                Some(text) => match text.parse::<u64>() {
-                    Ok(n) if (min..=max).contains(&n) => Ok(n),
-                    _ => Err(AppError::config(format!(
-                        "{name} must be a whole number from {min} to {max}, not '{text}'"
-                    ))),
-                },
-            }
-        };
-        let alpha_vantage_secret = get("ALPHA_VANTAGE_SECRET")
-            .map(|s| SecretRef::parse(&s))
-            .transpose()?;
-        let alpha_vantage_url =
-            get("ALPHA_VANTAGE_BASE_URL").unwrap_or_else(|| ALPHA_VANTAGE_DEFAULT_URL.to_owned());
-        if !(alpha_vantage_url.starts_with("https://") || alpha_vantage_url.starts_with("http://"))
-        {
-            return Err(AppError::config(format!(
-                "ALPHA_VANTAGE_BASE_URL must be an http(s) URL, not '{alpha_vantage_url}'"
-            )));
-        }
-        let default_task = match get("DEFAULT_TASK") {
+        let env = Env::new(&lookup);
+        let default_task = match env.get("DEFAULT_TASK") {
             None => None,
             Some(text) => match serde_json::from_str::<Value>(&text) {
                 Ok(v @ Value::Object(_)) => Some(v),
@@ -104,102 +159,47 @@ impl Config {
                 }
             },
         };
-        let flag = |name: &str| -> Result<bool, AppError> {
-            match get(name).map(|v| v.to_ascii_lowercase()) {
-                None => Ok(false),
-                Some(v) if v == "true" || v == "1" || v == "yes" => Ok(true),
-                Some(v) if v == "false" || v == "0" || v == "no" => Ok(false),
-                Some(v) => Err(AppError::config(format!(
-                    "{name} must be true or false, not '{v}'"
-                ))),
-            }
-        };
-        let snowflake = SnowflakeSettings {
-            secret: get("SNOWFLAKE_SECRET")
-                .map(|s| SecretRef::parse(&s))
-                .transpose()?,
-            session: Session {
-                account: get("SNOWFLAKE_ACCOUNT"),
-                user: get("SNOWFLAKE_USER"),
-                role: get("SNOWFLAKE_ROLE"),
-                warehouse: get("SNOWFLAKE_WAREHOUSE"),
-                database: get("SNOWFLAKE_DATABASE"),
-                schema: get("SNOWFLAKE_SCHEMA"),
-            },
-            base_url: get("SNOWFLAKE_BASE_URL"),
-            allow_ad_hoc: flag("SNOWFLAKE_ALLOW_AD_HOC")?,
-            partition_concurrency: number("SNOWFLAKE_PARTITION_CONCURRENCY", 4, 1, 32)? as usize,
-            statement_timeout: Duration::from_secs(number(
-                "SNOWFLAKE_STATEMENT_TIMEOUT_SECS",
-                600,
-                1,
-                604_800,
-            )?),
-        };
-        if let Some(url) = &snowflake.base_url
-            && !(url.starts_with("https://") || url.starts_with("http://"))
-        {
-            return Err(AppError::config(format!(
-                "SNOWFLAKE_BASE_URL must be an http(s) URL, not '{url}'"
-            )));
-        }
-        let statements_file = get("SNOWFLAKE_STATEMENTS_FILE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(get("LAMBDA_TASK_ROOT").unwrap_or_else(|| ".".to_owned()))
-                    .join("statements.toml")
-            });
-        let service_name = get("SERVICE_NAME")
-            .or_else(|| get("AWS_LAMBDA_FUNCTION_NAME"))
+        let service_name = env
+            .get("SERVICE_NAME")
+            .or_else(|| env.get("AWS_LAMBDA_FUNCTION_NAME"))
             .unwrap_or_else(|| "secret-fetch".to_owned());
         Ok(Config {
-            alpha_vantage_secret,
-            alpha_vantage_url,
-            alpha_vantage_timeout: Duration::from_millis(number(
-                "ALPHA_VANTAGE_TIMEOUT_MS",
-                10_000,
-                100,
-                900_000,
-            )?),
-            secret_cache_ttl: Duration::from_secs(number("SECRET_CACHE_TTL_SECS", 300, 0, 86_400)?),
-            secret_cache_max_stale: Duration::from_secs(number(
-                "SECRET_CACHE_MAX_STALE_SECS",
-                900,
-                0,
-                86_400,
-            )?),
-            secret_refresh_timeout: Duration::from_millis(number(
-                "SECRET_REFRESH_TIMEOUT_MS",
-                2_000,
-                100,
-                60_000,
-            )?),
-            memory_mb: number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 1_024, 128, 10_240)?,
+            secret_cache_ttl: env.secs("SECRET_CACHE_TTL_SECS", 300, 0, 86_400)?,
+            secret_cache_max_stale: env.secs("SECRET_CACHE_MAX_STALE_SECS", 900, 0, 86_400)?,
+            secret_refresh_timeout: env.millis("SECRET_REFRESH_TIMEOUT_MS", 2_000, 100, 60_000)?,
+            sdk: SdkSettings {
+                connect_timeout: env.millis("AWS_SDK_CONNECT_TIMEOUT_MS", 3_000, 100, 60_000)?,
+                attempt_timeout: env.millis("AWS_SDK_ATTEMPT_TIMEOUT_MS", 5_000, 100, 300_000)?,
+                operation_timeout: env.millis(
+                    "AWS_SDK_OPERATION_TIMEOUT_MS",
+                    12_000,
+                    100,
+                    900_000,
+                )?,
+                max_attempts: env.number("AWS_SDK_MAX_ATTEMPTS", 3, 1, 10)? as u32,
+            },
+            memory_mb: env.number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 1_024, 128, 10_240)?,
             default_task,
-            max_response_bytes: number("MAX_RESPONSE_BYTES", 6_000_000, 1_024, 6_291_456)? as usize,
-            deadline_margin: Duration::from_millis(number("DEADLINE_MARGIN_MS", 500, 0, 60_000)?),
-            fallback_deadline: Duration::from_secs(number("FALLBACK_DEADLINE_SECS", 30, 1, 900)?),
-            http_timeout: Duration::from_millis(number("HTTP_TIMEOUT_MS", 29_000, 1_000, 900_000)?),
-            metrics_namespace: get("METRICS_NAMESPACE").unwrap_or_else(|| "SecretFetch".to_owned()),
+            max_response_bytes: env.number("MAX_RESPONSE_BYTES", 6_000_000, 1_024, 6_291_456)?
+                as usize,
+            deadline_margin: env.millis("DEADLINE_MARGIN_MS", 500, 0, 60_000)?,
+            fallback_deadline: env.secs("FALLBACK_DEADLINE_SECS", 30, 1, 900)?,
+            http_timeout: env.millis("HTTP_TIMEOUT_MS", 29_000, 1_000, 900_000)?,
+            metrics_namespace: env
+                .get("METRICS_NAMESPACE")
+                .unwrap_or_else(|| "SecretFetch".to_owned()),
             service_name,
-            snowflake,
-            statements_file,
-            snowflake_request_timeout: Duration::from_millis(number(
-                "SNOWFLAKE_REQUEST_TIMEOUT_MS",
-                30_000,
-                100,
-                900_000,
-            )?),
+            providers: ProviderSettings::from_env(&env)?,
         })
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn from(pairs: &[(&str, &str)]) -> Result<Config, AppError> {
+    pub(crate) fn from(pairs: &[(&str, &str)]) -> Result<Config, AppError> {
         let map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -210,45 +210,32 @@ mod tests {
     #[test]
     fn defaults() {
         let c = from(&[]).unwrap();
-        assert!(c.alpha_vantage_secret.is_none());
-        assert_eq!(c.alpha_vantage_url, ALPHA_VANTAGE_DEFAULT_URL);
         assert_eq!(c.secret_cache_ttl, Duration::from_secs(300));
         assert_eq!(c.secret_cache_max_stale, Duration::from_secs(900));
         assert_eq!(c.memory_mb, 1_024);
         assert_eq!(c.max_response_bytes, 6_000_000);
         assert_eq!(c.http_timeout, Duration::from_secs(29));
         assert_eq!(c.service_name, "secret-fetch");
-        assert!(!c.snowflake.allow_ad_hoc);
-        assert_eq!(c.snowflake.partition_concurrency, 4);
-        assert_eq!(c.statements_file, PathBuf::from("./statements.toml"));
-        let c = from(&[
-            ("LAMBDA_TASK_ROOT", "/var/task"),
-            ("SNOWFLAKE_ALLOW_AD_HOC", "TRUE"),
-        ])
-        .unwrap();
-        assert_eq!(
-            c.statements_file,
-            PathBuf::from("/var/task/statements.toml")
-        );
-        assert!(c.snowflake.allow_ad_hoc);
+        assert_eq!(c.sdk.max_attempts, 3);
+        assert_eq!(c.sdk.operation_timeout, Duration::from_secs(12));
     }
 
     #[test]
     fn reads_and_validates() {
         let c = from(&[
-            ("ALPHA_VANTAGE_SECRET", "av/key:apikey"),
             ("SECRET_CACHE_TTL_SECS", "60"),
             (
                 "DEFAULT_TASK",
                 r#"{"provider":"alpha_vantage","function":"GLOBAL_QUOTE","symbol":"IBM"}"#,
             ),
             ("AWS_LAMBDA_FUNCTION_NAME", "fn"),
+            ("AWS_SDK_MAX_ATTEMPTS", "5"),
         ])
         .unwrap();
-        assert_eq!(c.alpha_vantage_secret.unwrap().json_key(), Some("apikey"));
         assert_eq!(c.secret_cache_ttl, Duration::from_secs(60));
         assert!(c.default_task.is_some());
         assert_eq!(c.service_name, "fn");
+        assert_eq!(c.sdk.max_attempts, 5);
     }
 
     #[test]
@@ -257,6 +244,7 @@ mod tests {
             ("SECRET_CACHE_TTL_SECS", "-1"),
             ("MAX_RESPONSE_BYTES", "99999999"),
             ("DEFAULT_TASK", "[1]"),
+            ("AWS_SDK_MAX_ATTEMPTS", "0"),
             ("ALPHA_VANTAGE_BASE_URL", "ftp://x"),
             ("ALPHA_VANTAGE_SECRET", "a:b:c:d:e"),
             ("SNOWFLAKE_ALLOW_AD_HOC", "maybe"),

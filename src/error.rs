@@ -9,6 +9,7 @@
 //! EventBridge and Scheduler invocations.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Upstream text quoted in an error message is cut to this many bytes.
@@ -182,17 +183,53 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// An error with a kind and a message that is safe to show to the caller.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
+/// An HTTP method a route allows (sent back as `Allow` on a 405).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// `GET`.
+    Get,
+    /// `POST`.
+    Post,
+}
+
+impl Method {
+    /// The method's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// An upstream's own error codes (Snowflake's `code` and `sqlState`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamCode {
+    /// The detail's name in HTTP error bodies (`snowflake_code`).
+    pub field: &'static str,
+    /// The code.
+    pub code: String,
+    /// The SQL state, when there is one.
+    pub sql_state: Option<String>,
+}
+
+/// An error with a kind and a message that is safe to show to the caller,
+/// plus typed facts about it: when to retry, which method a route allows,
+/// the upstream's codes and HTTP status, whether it is worth a retry, and
+/// its `source()`.
+#[derive(Clone, Debug)]
 pub struct AppError {
     kind: ErrorKind,
     message: String,
     retry_after: Option<Duration>,
-    /// Machine-readable extras (e.g. Snowflake's `sql_state` and `code`).
-    details: Option<Box<serde_json::Map<String, serde_json::Value>>>,
+    /// The upstream asked to slow down for a moment (Alpha Vantage's
+    /// per-second burst limit): worth one retry after a short wait.
+    burst: bool,
+    allow: Option<Method>,
+    upstream_code: Option<Box<UpstreamCode>>,
+    upstream_status: Option<u16>,
     /// The upstream credential was rejected: the caller may refresh the
-    /// secret and retry once. Never visible outside the crate.
+    /// secret and retry once.
     credential_rejected: bool,
     /// A transport failure (connect, timeout, broken body) worth retrying;
     /// an oversized or corrupt body is not.
@@ -201,6 +238,31 @@ pub struct AppError {
     /// message only by [`AppError::redacted`], which runs it through the
     /// invocation's redactor *before* cutting it to [`PREVIEW_BYTES`].
     upstream_text: Option<Box<str>>,
+    source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl PartialEq for AppError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind
+            && self.message == other.message
+            && self.retry_after == other.retry_after
+    }
+}
+
+impl Eq for AppError {}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for AppError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 /// Upstream text kept for quoting is cut to this many bytes before redaction.
@@ -213,10 +275,14 @@ impl AppError {
             kind,
             message: message.into(),
             retry_after: None,
-            details: None,
+            burst: false,
+            allow: None,
+            upstream_code: None,
+            upstream_status: None,
             credential_rejected: false,
             transient: false,
             upstream_text: None,
+            source: None,
         }
     }
 
@@ -243,6 +309,14 @@ impl AppError {
         )
     }
 
+    /// A [`ErrorKind::MethodNotAllowed`]: the route allows only `allowed`.
+    pub fn method_not_allowed(message: impl Into<String>, allowed: Method) -> Self {
+        AppError {
+            allow: Some(allowed),
+            ..Self::new(ErrorKind::MethodNotAllowed, message)
+        }
+    }
+
     /// An upstream rejection of the credential: [`ErrorKind::UpstreamAuthFailed`]
     /// marked so that the secret is refreshed and the call retried once.
     pub fn credential_rejected(message: impl Into<String>) -> Self {
@@ -263,6 +337,47 @@ impl AppError {
         self.transient
     }
 
+    /// Mark as a burst limit: worth one retry after `wait` (also the
+    /// `Retry-After` an HTTP caller gets).
+    pub fn burst_limit(mut self, wait: Duration) -> Self {
+        self.burst = true;
+        self.retry_after = Some(wait);
+        self
+    }
+
+    /// Whether the upstream asked to slow down for a moment.
+    pub fn is_burst_limit(&self) -> bool {
+        self.burst
+    }
+
+    /// Attach the upstream's own codes.
+    pub fn with_upstream_code(mut self, code: UpstreamCode) -> Self {
+        self.upstream_code = Some(Box::new(code));
+        self
+    }
+
+    /// The upstream's own codes, if any.
+    pub fn upstream_code(&self) -> Option<&UpstreamCode> {
+        self.upstream_code.as_deref()
+    }
+
+    /// Record the upstream's HTTP status.
+    pub fn with_upstream_status(mut self, status: u16) -> Self {
+        self.upstream_status = Some(status);
+        self
+    }
+
+    /// The upstream's HTTP status, if the error is an upstream answer.
+    pub fn upstream_status(&self) -> Option<u16> {
+        self.upstream_status
+    }
+
+    /// The error this one was caused by.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
     /// Quote `text` from an upstream after the message, once redacted (see
     /// [`AppError::redacted`]).
     pub fn with_upstream_text(mut self, text: &str) -> Self {
@@ -274,9 +389,9 @@ impl AppError {
         self
     }
 
-    /// This error as it may leave the invocation: the message, details and
-    /// any upstream text run through `redactor`, the upstream text cut to a
-    /// preview and appended to the message.
+    /// This error as it may leave the invocation: the message, the
+    /// upstream's codes and any upstream text run through `redactor`, the
+    /// upstream text cut to a preview and appended to the message.
     pub fn redacted(mut self, redactor: &crate::redact::Redactor) -> Self {
         let mut message = redactor.clean(&self.message);
         if let Some(text) = self.upstream_text.take() {
@@ -286,12 +401,9 @@ impl AppError {
             }
         }
         self.message = message;
-        if let Some(details) = self.details.as_mut() {
-            for value in details.values_mut() {
-                if let serde_json::Value::String(s) = value {
-                    *s = redactor.clean(s);
-                }
-            }
+        if let Some(code) = self.upstream_code.as_mut() {
+            code.code = redactor.clean(&code.code);
+            code.sql_state = code.sql_state.as_deref().map(|s| redactor.clean(s));
         }
         self
     }
@@ -315,31 +427,25 @@ impl AppError {
         }
     }
 
-    /// Whether details may be shown to an HTTP caller.
-    pub fn public_details(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
-        self.kind
-            .is_for_http_callers()
-            .then_some(self.details.as_deref())
-            .flatten()
+    /// Machine-readable extras for an HTTP error body (the upstream's codes),
+    /// when the kind's details may be shown.
+    pub fn public_details(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let code = self.upstream_code.as_deref()?;
+        if !self.kind.is_for_http_callers() {
+            return None;
+        }
+        let mut details = serde_json::Map::new();
+        details.insert(code.field.to_owned(), code.code.clone().into());
+        if let Some(state) = &code.sql_state {
+            details.insert("sql_state".to_owned(), state.clone().into());
+        }
+        Some(details)
     }
 
     /// Suggest when the caller may retry (sent as `Retry-After` over HTTP).
     pub fn with_retry_after(mut self, after: Duration) -> Self {
         self.retry_after = Some(after);
         self
-    }
-
-    /// Attach a machine-readable detail (shown in HTTP error bodies).
-    pub fn with_detail(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
-        self.details
-            .get_or_insert_with(Default::default)
-            .insert(key.to_owned(), value.into());
-        self
-    }
-
-    /// Machine-readable extras, if any.
-    pub fn details(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
-        self.details.as_deref()
     }
 
     /// The kind.
@@ -355,6 +461,11 @@ impl AppError {
     /// When the caller may retry, if known.
     pub fn retry_after(&self) -> Option<Duration> {
         self.retry_after
+    }
+
+    /// The one method the route allows, for a 405.
+    pub fn allowed_method(&self) -> Option<Method> {
+        self.allow
     }
 
     /// Whether the upstream rejected the credential (refresh and retry once).

@@ -6,14 +6,50 @@ use serde_json::{Map, Value, json};
 
 use crate::error::AppError;
 
+/// A column's type, one vocabulary for every provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnType {
+    /// `YYYY-MM-DD`.
+    Date,
+    /// A wall-clock date and time without a zone.
+    Datetime,
+    /// A time of day.
+    Time,
+    /// An instant, with a zone or offset.
+    Timestamp,
+    /// A whole number (a string of digits beyond ±(2^53 − 1)).
+    Integer,
+    /// A floating-point number.
+    Number,
+    /// An exact decimal (a string when a double would round it).
+    Decimal,
+    /// Text.
+    String,
+    /// `true` / `false`.
+    Boolean,
+    /// Lower-case hex.
+    Binary,
+    /// Any JSON value.
+    Variant,
+    /// A JSON object.
+    Object,
+    /// A JSON array.
+    Array,
+    /// A GeoJSON value.
+    Geojson,
+    /// Every value is null.
+    Null,
+}
+
 /// A result column.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Column {
     /// Field name in every row.
     pub name: String,
-    /// `date`, `datetime`, `integer`, `number`, `string`, `boolean` or `null`.
+    /// Its type.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: ColumnType,
 }
 
 /// Rows with their columns: the body of a successful invocation.
@@ -50,82 +86,6 @@ impl FetchResult {
             next_cursor: None,
         }
     }
-}
-
-/// Columns in first-seen order with a type inferred from every row's values.
-pub fn infer_columns(rows: &[Map<String, Value>]) -> Vec<Column> {
-    let mut order: Vec<(String, Option<&'static str>)> = Vec::new();
-    for row in rows {
-        for (name, value) in row {
-            let i = match order.iter().position(|(n, _)| n == name) {
-                Some(i) => i,
-                None => {
-                    order.push((name.clone(), None));
-                    order.len() - 1
-                }
-            };
-            order[i].1 = merge(order[i].1, value_type(value));
-        }
-    }
-    order
-        .into_iter()
-        .map(|(name, kind)| Column {
-            name,
-            kind: kind.unwrap_or("null").to_owned(),
-        })
-        .collect()
-}
-
-fn value_type(v: &Value) -> Option<&'static str> {
-    match v {
-        Value::Null => None,
-        Value::Bool(_) => Some("boolean"),
-        Value::Number(n) if n.is_i64() || n.is_u64() => Some("integer"),
-        Value::Number(_) => Some("number"),
-        Value::String(s) if is_date(s) => Some("date"),
-        Value::String(s) if is_datetime(s) => Some("datetime"),
-        Value::String(_) => Some("string"),
-        Value::Array(_) => Some("array"),
-        Value::Object(_) => Some("object"),
-    }
-}
-
-fn merge(a: Option<&'static str>, b: Option<&'static str>) -> Option<&'static str> {
-    match (a, b) {
-        (None, x) | (x, None) => x,
-        (Some(x), Some(y)) if x == y => Some(x),
-        (Some("integer"), Some("number")) | (Some("number"), Some("integer")) => Some("number"),
-        (Some("date"), Some("datetime")) | (Some("datetime"), Some("date")) => Some("datetime"),
-        _ => Some("string"),
-    }
-}
-
-/// `YYYY-MM-DD` (shape only; works on bytes, so any text is safe).
-pub fn is_date(s: &str) -> bool {
-    is_date_bytes(s.as_bytes())
-}
-
-fn is_date_bytes(b: &[u8]) -> bool {
-    b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
-}
-
-/// `YYYY-MM-DD HH:MM:SS` (or with `T`).
-pub fn is_datetime(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 19
-        && is_date_bytes(&b[..10])
-        && (b[10] == b' ' || b[10] == b'T')
-        && b[13] == b':'
-        && b[16] == b':'
-        && b[11..]
-            .iter()
-            .enumerate()
-            .all(|(i, c)| i == 2 || i == 5 || c.is_ascii_digit())
 }
 
 /// How an HTTP caller wants its response.
@@ -201,44 +161,6 @@ pub fn error_body(err: &AppError, request_id: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn columns_in_order_with_merged_types() {
-        let rows: Vec<Map<String, Value>> = vec![
-            json!({"date": "2024-01-02", "open": 1, "note": null}),
-            json!({"date": "2024-01-03", "open": 1.5, "note": null, "flag": true}),
-        ]
-        .into_iter()
-        .map(|v| v.as_object().unwrap().clone())
-        .collect();
-        let cols = infer_columns(&rows);
-        let got: Vec<(&str, &str)> = cols
-            .iter()
-            .map(|c| (c.name.as_str(), c.kind.as_str()))
-            .collect();
-        assert_eq!(
-            got,
-            [
-                ("date", "date"),
-                ("open", "number"),
-                ("note", "null"),
-                ("flag", "boolean")
-            ]
-        );
-    }
-
-    #[test]
-    fn date_shapes() {
-        assert!(is_date("2024-01-02"));
-        assert!(!is_date("2024-1-02x"));
-        assert!(is_datetime("2025-11-06 19:55:00"));
-        assert!(!is_datetime("2025-11-06"));
-        assert!(
-            !is_datetime("ABCDEFGHIé12345678"),
-            "multi-byte text never panics"
-        );
-        assert!(!is_date("ABCDEFGHé"));
-    }
 
     #[test]
     fn proxy_shapes() {

@@ -1,24 +1,21 @@
-//! HTTP routes: turn an API Gateway / Function URL request into a task
-//! document.
+//! HTTP routing: API Gateway and Function URL requests to typed tasks.
 //!
-//! - `GET  /v1/alpha-vantage/{function}?symbol=IBM&start=…&end=…` — the task
-//!   is built from the path and query string;
-//! - `POST /v1/fetch` — the body is a task document (JSON).
+//! - `GET /v1/{provider-route}/{name}?…` — each provider contributes one
+//!   (`/v1/alpha-vantage/{function}`, `/v1/snowflake/{query}`) and builds its
+//!   typed task from the name and the query string;
+//! - `POST /v1/fetch` — the body is a task document (JSON) for any provider.
 //!
 //! Routes are matched from the first `/v1/` segment on, so stage names and
 //! custom-domain base paths in front of it do not matter.
 
 use base64::Engine;
-use serde_json::{Map, Value};
 
-use crate::error::{AppError, ErrorKind, preview};
+use crate::error::{AppError, ErrorKind, Method, preview};
+use crate::providers::{Providers, Task};
 use crate::trigger::HttpRequest;
 
-/// Query parameters that arrive as text but are booleans in a task.
-const BOOLEAN_PARAMS: [&str; 2] = ["adjusted", "extended_hours"];
-
-/// The task document `req` asks for.
-pub fn route(req: &HttpRequest) -> Result<Value, AppError> {
+/// The task `req` asks for.
+pub(crate) fn route(req: &HttpRequest) -> Result<Task, AppError> {
     let Some(at) = req.path.find("/v1/") else {
         return Err(not_found(req));
     };
@@ -27,108 +24,56 @@ pub fn route(req: &HttpRequest) -> Result<Value, AppError> {
         .filter(|s| !s.is_empty())
         .collect();
     match segments.as_slice() {
-        ["alpha-vantage", function] => {
-            allow(req, "GET")?;
-            alpha_vantage_task(function, &req.query)
-        }
-        ["snowflake", query] => {
-            allow(req, "GET")?;
-            snowflake_task(query, &req.query)
-        }
         ["fetch"] => {
-            allow(req, "POST")?;
+            allow(req, Method::Post)?;
             body_task(req)
+        }
+        [segment, name] if Providers::routes().iter().any(|r| r.segment == *segment) => {
+            allow(req, Method::Get)?;
+            Providers::route(segment, name, &req.query).unwrap_or_else(|| Err(not_found(req)))
         }
         _ => Err(not_found(req)),
     }
 }
 
 fn not_found(req: &HttpRequest) -> AppError {
+    let mut routes: Vec<String> = Providers::routes()
+        .iter()
+        .map(|r| format!("GET /v1/{}/{{{}}}", r.segment, r.param))
+        .collect();
+    let last = routes.pop().unwrap_or_default();
+    let listed = if routes.is_empty() {
+        last
+    } else {
+        format!("{}, {last}", routes.join(", "))
+    };
     AppError::new(
         ErrorKind::NotFound,
         format!(
-            "no route for {} {}; routes are GET /v1/alpha-vantage/{{function}}, GET /v1/snowflake/{{query}} and POST /v1/fetch",
+            "no route for {} {}; routes are {listed} and POST /v1/fetch",
             req.method,
             preview(&req.path)
         ),
     )
 }
 
-fn allow(req: &HttpRequest, method: &str) -> Result<(), AppError> {
-    if req.method == method {
+fn allow(req: &HttpRequest, method: Method) -> Result<(), AppError> {
+    if req.method == method.as_str() {
         Ok(())
     } else {
-        Err(AppError::new(
-            ErrorKind::MethodNotAllowed,
+        Err(AppError::method_not_allowed(
             format!(
-                "{} is not allowed on {}; use {method}",
+                "{} is not allowed on {}; use {}",
                 req.method,
-                preview(&req.path)
+                preview(&req.path),
+                method.as_str()
             ),
-        )
-        .with_detail("allow", method))
+            method,
+        ))
     }
 }
 
-fn alpha_vantage_task(function: &str, query: &[(String, String)]) -> Result<Value, AppError> {
-    let mut task = Map::new();
-    task.insert("provider".into(), "alpha_vantage".into());
-    task.insert("function".into(), Value::from(function.to_string()));
-    for (key, value) in query {
-        if key == "provider" || key == "function" {
-            return Err(AppError::bad_request(format!(
-                "query parameter '{key}' is not allowed here: the path names it"
-            )));
-        }
-        let value = if BOOLEAN_PARAMS.contains(&key.as_str()) {
-            match value.to_ascii_lowercase().as_str() {
-                "true" => Value::Bool(true),
-                "false" => Value::Bool(false),
-                _ => {
-                    return Err(AppError::bad_request(format!(
-                        "query parameter '{key}' must be true or false"
-                    )));
-                }
-            }
-        } else {
-            Value::from(value.as_str())
-        };
-        task.insert(key.clone(), value);
-    }
-    Ok(Value::Object(task))
-}
-
-fn snowflake_task(query: &str, params: &[(String, String)]) -> Result<Value, AppError> {
-    let mut named = Map::new();
-    let mut task = Map::new();
-    task.insert("provider".into(), "snowflake".into());
-    task.insert("query".into(), Value::from(query.to_owned()));
-    for (key, value) in params {
-        match key.as_str() {
-            "max_rows" => {
-                let n: u64 = value.parse().map_err(|_| {
-                    AppError::bad_request("query parameter 'max_rows' must be a whole number")
-                })?;
-                task.insert("max_rows".into(), Value::from(n));
-            }
-            "cursor" => {
-                task.insert("cursor".into(), Value::from(value.as_str()));
-            }
-            "provider" | "query" | "statement" | "bindings" | "params" => {
-                return Err(AppError::bad_request(format!(
-                    "query parameter '{key}' is not allowed here"
-                )));
-            }
-            _ => {
-                named.insert(key.clone(), Value::from(value.as_str()));
-            }
-        }
-    }
-    task.insert("params".into(), Value::Object(named));
-    Ok(Value::Object(task))
-}
-
-fn body_task(req: &HttpRequest) -> Result<Value, AppError> {
+fn body_task(req: &HttpRequest) -> Result<Task, AppError> {
     let raw = req.body.as_deref().unwrap_or("");
     let text = if req.base64 {
         let bytes = base64::engine::general_purpose::STANDARD
@@ -146,20 +91,19 @@ fn body_task(req: &HttpRequest) -> Result<Value, AppError> {
             "POST /v1/fetch needs a task as its JSON body",
         ));
     }
-    let value: Value = serde_json::from_str(&text)
+    let value: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| AppError::bad_request(format!("the request body is not JSON: {e}")))?;
     if !value.is_object() {
         return Err(AppError::bad_request(
             "the request body must be a JSON object (a task)",
         ));
     }
-    Ok(value)
+    Task::parse(value)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn req(
         method: &str,
@@ -181,47 +125,25 @@ mod tests {
     }
 
     #[test]
-    fn get_builds_a_task_from_path_and_query() {
+    fn get_routes_go_to_the_provider_that_owns_the_segment() {
         let t = route(&req(
             "GET",
             "/prod/v1/alpha-vantage/TIME_SERIES_INTRADAY",
-            &[
-                ("symbol", "IBM"),
-                ("interval", "5min"),
-                ("extended_hours", "false"),
-            ],
+            &[("symbol", "IBM"), ("interval", "5min")],
             None,
             false,
         ))
         .unwrap();
-        assert_eq!(
-            t,
-            json!({"provider": "alpha_vantage", "function": "TIME_SERIES_INTRADAY", "symbol": "IBM", "interval": "5min", "extended_hours": false})
-        );
-    }
-
-    #[test]
-    fn snowflake_get_splits_params_from_paging() {
+        assert!(matches!(&t, Task::AlphaVantage(av) if av.symbol.as_deref() == Some("IBM")));
         let t = route(&req(
             "GET",
             "/v1/snowflake/customers_by_city",
-            &[
-                ("city", "Berlin"),
-                ("max_rows", "50"),
-                ("cursor", "abc.def"),
-            ],
+            &[("city", "Berlin"), ("max_rows", "50")],
             None,
             false,
         ))
         .unwrap();
-        assert_eq!(
-            t,
-            json!({"provider": "snowflake", "query": "customers_by_city", "max_rows": 50, "cursor": "abc.def", "params": {"city": "Berlin"}})
-        );
-        for bad in [("max_rows", "many"), ("statement", "drop table x")] {
-            let err = route(&req("GET", "/v1/snowflake/q", &[bad], None, false)).unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::BadRequest, "{bad:?}");
-        }
+        assert!(matches!(&t, Task::Snowflake(sf) if sf.max_rows == Some(50)));
     }
 
     #[test]
@@ -230,8 +152,34 @@ mod tests {
         let plain = route(&req("POST", "/v1/fetch", &[], Some(body), false)).unwrap();
         let encoded = base64::engine::general_purpose::STANDARD.encode(body);
         let b64 = route(&req("POST", "/v1/fetch", &[], Some(&encoded), true)).unwrap();
-        assert_eq!(plain, b64);
-        assert_eq!(plain["symbol"], "IBM");
+        assert_eq!(format!("{plain:?}"), format!("{b64:?}"));
+        assert!(matches!(&plain, Task::AlphaVantage(av) if av.symbol.as_deref() == Some("IBM")));
+    }
+
+    #[test]
+    fn not_found_lists_every_route() {
+        let err = route(&req("GET", "/v2/other", &[], None, false)).unwrap_err();
+        assert!(
+            err.message().ends_with(
+                "routes are GET /v1/alpha-vantage/{function}, GET /v1/snowflake/{query} and POST /v1/fetch"
+            ),
+            "{}",
+            err.message()
+        );
+        let err = route(&req(
+            "POST",
+            "/v1/alpha-vantage/X",
+            &[("adjusted", "yes")],
+            None,
+            false,
+        ))
+        .unwrap_err();
+        assert_eq!(
+            err.kind(),
+            ErrorKind::MethodNotAllowed,
+            "the method is checked first"
+        );
+        assert_eq!(err.allowed_method(), Some(Method::Get));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod reference;
+pub(crate) mod refresh;
 pub mod source;
 pub mod value;
 

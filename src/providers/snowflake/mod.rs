@@ -1,15 +1,19 @@
-//! The Snowflake SQL API v2 provider: named statements (or, for direct
-//! invocations where enabled, ad-hoc SQL) run with typed bindings; results
-//! decoded to natural JSON, downloaded partition by partition with bounded
-//! parallelism, and paged with tamper-evident cursors when they would not fit
-//! in one response.
+//! The Snowflake SQL API v2 provider: its settings, named statements (or,
+//! for direct invocations where enabled, ad-hoc SQL) run with typed
+//! bindings, its HTTP route, key-pair/PAT/OAuth authentication, the client,
+//! results decoded to natural JSON, downloaded partition by partition with
+//! bounded parallelism, and paged with tamper-evident cursors when they
+//! would not fit in one response.
 
 pub mod auth;
-pub mod client;
+pub(crate) mod client;
+pub(crate) mod cursor;
 pub mod decode;
-pub mod page;
-pub mod statements;
-pub mod task;
+pub(crate) mod page;
+pub(crate) mod routes;
+pub(crate) mod settings;
+pub(crate) mod statements;
+pub(crate) mod task;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,43 +23,27 @@ use serde_json::{Map, Value, json};
 
 use self::auth::{Auth, Credential, JwtCache, Session};
 use self::client::{Connection, Outcome, ResultSet, SnowflakeClient, is_statement_gone};
+use self::cursor::CursorState;
+pub use self::settings::SnowflakeSettings;
 use self::statements::Statements;
 use self::task::Plan;
 pub use self::task::SnowflakeTask;
-use crate::credentials::{RetryPolicy, with_credential};
-use crate::cursor::{self, CursorState};
+use super::{Provider, Shared};
+use crate::config::Env;
+use crate::context::Ctx;
 use crate::deadline::Deadline;
 use crate::error::{AppError, ErrorKind};
-use crate::invocation::InvocationCtx;
 use crate::redact::Redactor;
 use crate::response::FetchResult;
-use crate::secrets::{SecretCache, SecretRef, SecretSource, SecretValue};
+use crate::secrets::refresh::{RetryPolicy, with_credential};
+use crate::secrets::{SecretRef, SecretSource, SecretValue};
 use crate::telemetry::InvocationStats;
-use crate::trigger::TriggerKind;
 
 /// Time kept to cancel a statement that is still running as the deadline nears.
 const CANCEL_RESERVE: Duration = Duration::from_millis(1500);
 /// Polling starts this fast and slows to [`POLL_MAX`].
 const POLL_FIRST: Duration = Duration::from_millis(200);
 const POLL_MAX: Duration = Duration::from_secs(2);
-
-/// Deployment settings (from the environment; the secret may override the
-/// connection fields).
-#[derive(Clone, Debug, Default)]
-pub struct SnowflakeSettings {
-    /// `SNOWFLAKE_SECRET`.
-    pub secret: Option<SecretRef>,
-    /// `SNOWFLAKE_ACCOUNT`, `_USER`, `_ROLE`, `_WAREHOUSE`, `_DATABASE`, `_SCHEMA`.
-    pub session: Session,
-    /// `SNOWFLAKE_BASE_URL`: instead of `https://<account>.snowflakecomputing.com`.
-    pub base_url: Option<String>,
-    /// `SNOWFLAKE_ALLOW_AD_HOC`.
-    pub allow_ad_hoc: bool,
-    /// `SNOWFLAKE_PARTITION_CONCURRENCY`.
-    pub partition_concurrency: usize,
-    /// `SNOWFLAKE_STATEMENT_TIMEOUT_SECS`.
-    pub statement_timeout: Duration,
-}
 
 /// The provider.
 pub struct Snowflake {
@@ -66,95 +54,113 @@ pub struct Snowflake {
     parsed: Mutex<Option<(SecretValue, Arc<Credential>)>>,
 }
 
-impl Snowflake {
-    /// A provider with its client, settings and named statements.
-    pub fn new(
-        client: SnowflakeClient,
-        settings: SnowflakeSettings,
-        statements: Statements,
-    ) -> Self {
-        Snowflake {
-            client,
+impl Provider for Snowflake {
+    const NAME: &'static str = "snowflake";
+    const ROUTE: &'static str = "snowflake";
+    const ROUTE_PARAM: &'static str = "query";
+    type Settings = SnowflakeSettings;
+    type Task = SnowflakeTask;
+
+    fn settings(env: &Env<'_>) -> Result<Self::Settings, AppError> {
+        SnowflakeSettings::from_env(env)
+    }
+
+    /// Load and check the statements file; partitions in flight are bounded
+    /// by memory too (each may hold a body up to the cap while it is parsed).
+    fn new(settings: &Self::Settings, shared: &Shared) -> Result<Self, AppError> {
+        let statements = Statements::load(&settings.statements_file)?;
+        if settings.secret.is_some() && statements.is_empty() && !settings.allow_ad_hoc {
+            tracing::warn!(
+                file = %settings.statements_file.display(),
+                "SNOWFLAKE_SECRET is set but no named statements were found"
+            );
+        }
+        let mut settings = settings.clone();
+        settings.partition_concurrency = settings
+            .partition_concurrency
+            .min((shared.memory_mb / 128).max(1) as usize);
+        Ok(Snowflake {
+            client: SnowflakeClient::new(
+                shared.http.clone(),
+                settings.request_timeout,
+                shared.body_cap,
+            ),
             settings,
             statements,
             jwt: JwtCache::default(),
             parsed: Mutex::new(None),
-        }
+        })
     }
 
-    /// Run `task` for a caller of kind `origin`; `page_budget` bounds the
-    /// rows' encoded size in this response.
-    pub async fn fetch<S: SecretSource>(
+    fn task_from_route(name: &str, query: &[(String, String)]) -> Result<Self::Task, AppError> {
+        routes::task_from_route(name, query)
+    }
+
+    /// Run `task` for `ctx`'s caller; a page holds at most the caller's row
+    /// budget.
+    async fn fetch<S: SecretSource>(
         &self,
         task: &SnowflakeTask,
-        origin: TriggerKind,
-        secrets: &SecretCache<S>,
-        ctx: InvocationCtx<'_>,
-        page_budget: usize,
+        ctx: &Ctx<'_, S>,
     ) -> Result<FetchResult, AppError> {
-        let InvocationCtx {
-            deadline,
-            stats,
-            redactor,
-        } = ctx;
-        let plan = task.plan(&self.statements, origin, self.settings.allow_ad_hoc)?;
+        let plan = task.plan(
+            &self.statements,
+            ctx.caller.class(),
+            self.settings.allow_ad_hoc,
+        )?;
         let reference = self.settings.secret.as_ref().ok_or_else(|| {
             AppError::config(
                 "SNOWFLAKE_SECRET is not set: this deployment cannot run Snowflake tasks",
             )
         })?;
+        let page_budget = ctx.caller.row_budget();
         let request_id = uuid::Uuid::new_v4().to_string();
         let submitted = AtomicBool::new(false);
         let attempts = AtomicU32::new(0);
-        with_credential(
-            secrets,
-            reference,
-            &[],
-            ctx,
-            RetryPolicy::Always,
-            async |secret| {
-                if attempts.fetch_add(1, Ordering::SeqCst) > 0 {
-                    self.jwt.clear();
+        with_credential(ctx, reference, &[], RetryPolicy::Always, async |secret| {
+            if attempts.fetch_add(1, Ordering::SeqCst) > 0 {
+                self.jwt.clear();
+            }
+            let credential = self.credential(secret, reference)?;
+            for value in &credential.sensitive {
+                ctx.redactor.add(value.expose());
+            }
+            let session = credential.session.or(&self.settings.session);
+            let conn = self.connect(&credential.auth, &session, ctx.redactor)?;
+            let run = Run {
+                provider: self,
+                conn: &conn,
+                plan: &plan,
+                deadline: ctx.deadline,
+                stats: ctx.stats,
+            };
+            let (rs, start) = match &task.cursor {
+                Some(token) => {
+                    let state = cursor::open(
+                        token,
+                        &credential.cursor_key(),
+                        &plan.key,
+                        plan.params_digest.as_deref(),
+                    )?;
+                    run.resume(state).await?
                 }
-                let credential = self.credential(secret, reference)?;
-                for value in &credential.sensitive {
-                    redactor.add(value.expose());
-                }
-                let session = credential.session.or(&self.settings.session);
-                let conn = self.connect(&credential.auth, &session, redactor)?;
-                let run = Run {
-                    provider: self,
-                    conn: &conn,
-                    plan: &plan,
-                    deadline,
-                    stats,
-                };
-                let (rs, start) = match &task.cursor {
-                    Some(token) => {
-                        let state = cursor::open(
-                            token,
-                            &credential.cursor_key(),
-                            &plan.key,
-                            plan.params_digest.as_deref(),
-                        )?;
-                        run.resume(state).await?
-                    }
-                    None => (
-                        run.execute(&session, &request_id, &submitted).await?,
-                        (0, 0),
-                    ),
-                };
-                let (result, next) = run.page(*rs, start, page_budget).await?;
-                let next_cursor = next.map(|state| cursor::seal(state, &credential.cursor_key()));
-                Ok(FetchResult {
-                    next_cursor,
-                    ..result
-                })
-            },
-        )
+                None => (
+                    run.execute(&session, &request_id, &submitted).await?,
+                    (0, 0),
+                ),
+            };
+            let (result, next) = run.page(*rs, start, page_budget).await?;
+            let next_cursor = next.map(|state| cursor::seal(state, &credential.cursor_key()));
+            Ok(FetchResult {
+                next_cursor,
+                ..result
+            })
+        })
         .await
     }
+}
 
+impl Snowflake {
     /// The parsed credential, reparsed only when the secret changes.
     fn credential(
         &self,

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use super::decode::RowType;
 use crate::deadline::Deadline;
-use crate::error::{AppError, ErrorKind};
+use crate::error::{AppError, ErrorKind, UpstreamCode};
 use crate::secrets::SecretValue;
 use crate::upstream::{ERROR_BODY_BYTES, Overflow, read_body, too_large_body, transport_error};
 
@@ -391,7 +391,7 @@ fn outcome(answer: Answer) -> Result<Outcome, AppError> {
                     ErrorKind::TooLarge,
                     "Snowflake could not return the whole result (code 391908: the result set is too large); narrow the query or return fewer columns",
                 )
-                .with_detail("snowflake_code", RESULT_INCOMPLETE_CODE));
+                .with_upstream_code(snowflake_code(RESULT_INCOMPLETE_CODE, "")));
             }
             Ok(Outcome::Done(Box::new(rs)))
         }
@@ -457,9 +457,9 @@ fn error_for(answer: &Answer) -> AppError {
         _ => AppError::new(
             ErrorKind::UpstreamFailed,
             format!("Snowflake answered HTTP {status} (code {code})"),
-        )
-        .with_detail("http_status", status),
+        ),
     }
+    .with_upstream_status(status)
     .with_upstream_text(&message);
     let err = if let Some(after) = answer.retry_after.filter(|_| status == 429) {
         err.with_retry_after(after)
@@ -468,21 +468,25 @@ fn error_for(answer: &Answer) -> AppError {
     };
     if code.is_empty() {
         err
-    } else if sql_state.is_empty() {
-        err.with_detail("snowflake_code", code)
     } else {
-        err.with_detail("snowflake_code", code)
-            .with_detail("sql_state", sql_state)
+        err.with_upstream_code(snowflake_code(&code, &sql_state))
+    }
+}
+
+/// Snowflake's `code` and `sqlState` (empty: none), as error details.
+fn snowflake_code(code: &str, sql_state: &str) -> UpstreamCode {
+    UpstreamCode {
+        field: "snowflake_code",
+        code: code.to_owned(),
+        sql_state: (!sql_state.is_empty()).then(|| sql_state.to_owned()),
     }
 }
 
 /// Whether `err` says the statement handle is unknown to Snowflake.
-pub fn is_statement_gone(err: &AppError) -> bool {
-    err.details()
-        .and_then(|d| d.get("snowflake_code"))
-        .and_then(Value::as_str)
-        == Some(STATEMENT_NOT_FOUND_CODE)
-        || err.details().and_then(|d| d.get("http_status")) == Some(&Value::from(404))
+pub(crate) fn is_statement_gone(err: &AppError) -> bool {
+    err.upstream_code()
+        .is_some_and(|c| c.code == STATEMENT_NOT_FOUND_CODE)
+        || err.upstream_status() == Some(404)
 }
 
 #[cfg(test)]
@@ -508,7 +512,7 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::SqlError);
         let shown = e.clone().redacted(&crate::redact::Redactor::new());
         assert!(shown.message().contains("42S02") && shown.message().contains("does not exist"));
-        assert_eq!(e.details().unwrap()["sql_state"], "42S02");
+        assert_eq!(e.upstream_code().unwrap().sql_state.as_deref(), Some("42S02"));
         let e = error_for(&answer(
             401,
             r#"{"code":"390144","message":"JWT token is invalid. [x]"}"#,

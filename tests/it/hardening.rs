@@ -4,7 +4,7 @@
 //! faults) each test scripts. Every test here failed on the code before the
 //! hardening issue (see the README's threat model).
 
-mod common;
+use super::common;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -20,25 +20,25 @@ use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const KEY: &str = "SENTINEL-av-key-7f3a9c1e5b";
-const PAT: &str = "SENTINEL-snowflake-pat-5c9e2a";
-const DAILY: &str = include_str!("fixtures/alpha_vantage/time_series_daily.json");
+pub(crate) const PAT: &str = "SENTINEL-snowflake-pat-5c9e2a";
+const DAILY: &str = include_str!("../fixtures/alpha_vantage/time_series_daily.json");
 
 /// What the in-memory Secrets Manager answers for a secret.
 #[derive(Clone)]
-enum Answer {
+pub(crate) enum Answer {
     Text(String),
     Fail(ErrorKind, bool),
     Panic,
 }
 
 #[derive(Default)]
-struct Secrets {
+pub(crate) struct Secrets {
     answers: Mutex<HashMap<String, Answer>>,
-    calls: AtomicUsize,
+    pub(crate) calls: AtomicUsize,
 }
 
 impl Secrets {
-    fn set(&self, id: &str, answer: Answer) {
+    pub(crate) fn set(&self, id: &str, answer: Answer) {
         self.answers.lock().unwrap().insert(id.into(), answer);
     }
 }
@@ -65,14 +65,14 @@ impl SecretSource for &'static Secrets {
     }
 }
 
-struct World {
-    secrets: &'static Secrets,
-    av: MockServer,
-    sf: MockServer,
+pub(crate) struct World {
+    pub(crate) secrets: &'static Secrets,
+    pub(crate) av: MockServer,
+    pub(crate) sf: MockServer,
 }
 
 impl World {
-    async fn new() -> World {
+    pub(crate) async fn new() -> World {
         World {
             secrets: Box::leak(Box::default()),
             av: MockServer::start().await,
@@ -80,7 +80,7 @@ impl World {
         }
     }
 
-    fn app(&self, extra: &[(&str, &str)]) -> App<&'static Secrets> {
+    pub(crate) fn app(&self, extra: &[(&str, &str)]) -> App<&'static Secrets> {
         let statements = concat!(env!("CARGO_MANIFEST_DIR"), "/statements.toml");
         let mut env: HashMap<String, String> = [
             ("ALPHA_VANTAGE_SECRET", "av".to_owned()),
@@ -108,18 +108,21 @@ impl World {
     }
 }
 
-async fn invoke_raw(app: &App<&'static Secrets>, event: &str) -> Result<Value, AppError> {
+pub(crate) async fn invoke_raw(
+    app: &App<&'static Secrets>,
+    event: &str,
+) -> Result<Value, AppError> {
     let ctx = common::context("req-h", 10);
     app.handle_payload(event, &ctx)
         .await
         .map(|raw| serde_json::from_str(raw.get()).unwrap())
 }
 
-async fn invoke(app: &App<&'static Secrets>, event: Value) -> Result<Value, AppError> {
+pub(crate) async fn invoke(app: &App<&'static Secrets>, event: Value) -> Result<Value, AppError> {
     invoke_raw(app, &event.to_string()).await
 }
 
-fn http_get(path: &str, query: Value) -> Value {
+pub(crate) fn http_get(path: &str, query: Value) -> Value {
     json!({
         "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
         "queryStringParameters": query, "headers": {},
@@ -133,7 +136,7 @@ fn quote() -> Value {
     json!({"provider": "alpha_vantage", "function": "GLOBAL_QUOTE", "symbol": "IBM"})
 }
 
-fn kind(result: Result<Value, AppError>) -> ErrorKind {
+pub(crate) fn kind(result: Result<Value, AppError>) -> ErrorKind {
     result.expect_err("expected an error").kind()
 }
 
@@ -282,7 +285,7 @@ async fn lenient_dates_are_refused_before_any_call() {
     assert_eq!(w.av_requests().await, 0);
 }
 
-fn sf_result(row_type: Value, data: Value, partitions: Value) -> Value {
+pub(crate) fn sf_result(row_type: Value, data: Value, partitions: Value) -> Value {
     json!({
         "resultSetMetaData": {"numRows": 2, "format": "jsonv2", "partitionInfo": partitions, "rowType": row_type},
         "data": data, "code": "090001", "statementHandle": "01b9f2c4-0305-7d21-0000-51a10003e2ba",
@@ -290,7 +293,7 @@ fn sf_result(row_type: Value, data: Value, partitions: Value) -> Value {
     })
 }
 
-async fn snowflake(w: &World, status: u16, body: Value) {
+pub(crate) async fn snowflake(w: &World, status: u16, body: Value) {
     w.secrets.set("sf", Answer::Text(PAT.into()));
     Mock::given(method("POST"))
         .and(path("/api/v2/statements"))
@@ -299,7 +302,7 @@ async fn snowflake(w: &World, status: u16, body: Value) {
         .await;
 }
 
-fn customers() -> Value {
+pub(crate) fn customers() -> Value {
     json!({"provider": "snowflake", "query": "customers_by_city", "params": {"city": "Oslo"}})
 }
 
@@ -367,7 +370,7 @@ async fn an_incomplete_result_is_not_presented_as_complete() {
     snowflake(&w, 200, body).await;
     let err = invoke(&w.app(&[]), customers()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TooLarge);
-    assert_eq!(err.details().unwrap()["snowflake_code"], "391908");
+    assert_eq!(err.public_details().unwrap()["snowflake_code"], "391908");
 }
 
 #[tokio::test]
@@ -444,7 +447,7 @@ async fn snowflake_error_text_is_redacted_too() {
             .await;
             let err = invoke(&w.app(&[]), customers()).await.unwrap_err();
             assert_no_secret(err.message(), PAT);
-            assert_no_secret(&format!("{:?}", err.details()), PAT);
+            assert_no_secret(&format!("{:?}", err.public_details()), PAT);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The handler end to end in-process: the real SDK client against moto, the
 //! real reqwest client against a wiremock Alpha Vantage.
 
-mod common;
+use super::common;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const DAILY: &str = include_str!("fixtures/alpha_vantage/time_series_daily.json");
+const DAILY: &str = include_str!("../fixtures/alpha_vantage/time_series_daily.json");
 const INVALID_KEY: &str = r#"{"Error Message": "the parameter apikey is invalid or missing. Please claim your free API key on (https://www.alphavantage.co/support/#api-key). It should take less than 20 seconds."}"#;
 
 struct World {

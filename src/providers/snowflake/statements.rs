@@ -28,7 +28,7 @@ use serde_json::{Map, Value};
 
 use crate::dates::strict_date;
 use crate::error::{AppError, ErrorKind, preview};
-use crate::trigger::TriggerKind;
+use crate::context::CallerClass;
 
 /// A parameter's declared type.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -89,38 +89,7 @@ pub struct Statement {
     /// only for anything else — an HTTP caller never changes data unless
     /// the statement says `callers = [..., "http"]`.
     #[serde(default)]
-    pub callers: Option<Vec<Caller>>,
-}
-
-/// A class of caller a statement may allow.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Caller {
-    /// Console, CLI or SDK invocations (and rules/schedules with constant Input).
-    Direct,
-    /// EventBridge rules and Scheduler schedules delivering their envelope.
-    Schedule,
-    /// API Gateway and Function URL requests.
-    Http,
-}
-
-impl Caller {
-    /// The class of a trigger.
-    pub fn of(trigger: TriggerKind) -> Caller {
-        match trigger {
-            TriggerKind::EventBridge | TriggerKind::Scheduler => Caller::Schedule,
-            t if t.is_http() => Caller::Http,
-            _ => Caller::Direct,
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Caller::Direct => "direct",
-            Caller::Schedule => "schedule",
-            Caller::Http => "http",
-        }
-    }
+    pub callers: Option<Vec<CallerClass>>,
 }
 
 /// Whether `sql` only reads: its first keyword (after comments and
@@ -151,17 +120,18 @@ pub fn is_read_only(sql: &str) -> bool {
 
 impl Statement {
     /// The callers that may run it (declared, or the default above).
-    pub fn callers(&self) -> Vec<Caller> {
+    pub fn callers(&self) -> Vec<CallerClass> {
         match &self.callers {
             Some(c) => c.clone(),
-            None if is_read_only(&self.sql) => vec![Caller::Direct, Caller::Schedule, Caller::Http],
-            None => vec![Caller::Direct, Caller::Schedule],
+            None if is_read_only(&self.sql) => {
+                vec![CallerClass::Direct, CallerClass::Schedule, CallerClass::Http]
+            }
+            None => vec![CallerClass::Direct, CallerClass::Schedule],
         }
     }
 
-    /// `Ok` if a caller of kind `trigger` may run statement `name`.
-    pub fn check_caller(&self, name: &str, trigger: TriggerKind) -> Result<(), AppError> {
-        let caller = Caller::of(trigger);
+    /// `Ok` if a caller of class `caller` may run statement `name`.
+    pub fn check_caller(&self, name: &str, caller: CallerClass) -> Result<(), AppError> {
         let allowed = self.callers();
         if allowed.contains(&caller) {
             return Ok(());

@@ -1,14 +1,14 @@
-//! Running an upstream call with a cached credential: the one place that
+//! Refreshing a credential the upstream rejected: the one place that
 //! implements "a credential the upstream rejects triggers one forced refresh
 //! and one retry", so rotation needs no redeploy. Every provider uses it.
 
+use crate::context::Ctx;
 use crate::error::AppError;
-use crate::invocation::InvocationCtx;
-use crate::secrets::{SecretCache, SecretRef, SecretSource, SecretValue};
+use crate::secrets::{SecretRef, SecretSource, SecretValue};
 
 /// When to retry after the refresh that follows a rejected credential.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RetryPolicy {
+pub(crate) enum RetryPolicy {
     /// Only if the refreshed value differs (the same static key would be
     /// rejected again).
     IfChanged,
@@ -23,19 +23,21 @@ pub enum RetryPolicy {
 /// registered with the invocation's redactor before `call` sees it; `call`
 /// must check that the value is shaped like its upstream's credential before
 /// sending it (a `secret_malformed` error is never retried).
-pub async fn with_credential<S, T>(
-    secrets: &SecretCache<S>,
+pub(crate) async fn with_credential<S, T>(
+    ctx: &Ctx<'_, S>,
     reference: &SecretRef,
     default_keys: &[&str],
-    ctx: InvocationCtx<'_>,
     policy: RetryPolicy,
     call: impl AsyncFn(&SecretValue) -> Result<T, AppError>,
 ) -> Result<T, AppError>
 where
     S: SecretSource,
 {
-    let InvocationCtx {
-        deadline, stats, ..
+    let Ctx {
+        deadline,
+        stats,
+        secrets,
+        ..
     } = ctx;
     let (credential, status) = deadline
         .run(

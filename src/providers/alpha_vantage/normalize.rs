@@ -18,7 +18,8 @@ use super::classify::{MESSAGE_KEYS, META_KEY};
 use super::task::AlphaVantageTask;
 use crate::dates::strict_date;
 use crate::error::{AppError, ErrorKind};
-use crate::response::{FetchResult, infer_columns};
+use super::columns::infer_columns;
+use crate::response::FetchResult;
 
 /// Fields that stay strings even when they look numeric.
 const TEXT_FIELDS: [&str; 16] = [
@@ -226,6 +227,7 @@ fn series_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::response::ColumnType;
     use serde_json::json;
 
     fn task(v: Value) -> AlphaVantageTask {
@@ -293,13 +295,13 @@ mod tests {
                 {"date": "2024-01-04", "open": 4.0, "high": 4.5, "low": 3.5, "close": 4.1, "volume": 400}
             ])
         );
-        let cols: Vec<(String, String)> = r
+        let cols: Vec<(String, ColumnType)> = r
             .columns
             .iter()
-            .map(|c| (c.name.clone(), c.kind.clone()))
+            .map(|c| (c.name.clone(), c.kind))
             .collect();
-        assert_eq!(cols[0], ("date".into(), "date".into()));
-        assert_eq!(cols[5], ("volume".into(), "integer".into()));
+        assert_eq!(cols[0], ("date".into(), ColumnType::Date));
+        assert_eq!(cols[5], ("volume".into(), ColumnType::Integer));
         assert_eq!(r.meta["symbol"], "IBM");
         assert_eq!(r.meta["time_zone"], "US/Eastern");
         assert_eq!(r.meta["function"], "TIME_SERIES_DAILY");
@@ -321,7 +323,7 @@ mod tests {
             .map(|row| row["timestamp"].as_str().unwrap())
             .collect();
         assert_eq!(ts, ["2024-01-03 04:00:00", "2024-01-03 19:00:00"]);
-        assert_eq!(r.columns[0].kind, "datetime");
+        assert_eq!(r.columns[0].kind, ColumnType::Datetime);
     }
 
     #[test]

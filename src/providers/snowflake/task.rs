@@ -5,14 +5,14 @@ use serde_json::{Map, Value};
 
 use super::statements::{Binding, Statements, ad_hoc_bindings};
 use crate::error::AppError;
-use crate::trigger::TriggerKind;
+use crate::context::CallerClass;
 use std::collections::BTreeMap;
 
 /// Largest `max_rows`.
-pub const MAX_ROWS_LIMIT: u64 = 1_000_000;
+pub(crate) const MAX_ROWS_LIMIT: u64 = 1_000_000;
 
 /// A Snowflake task (provider tag already removed).
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SnowflakeTask {
     /// A named statement from the statements file.
@@ -61,7 +61,7 @@ impl SnowflakeTask {
     pub fn plan(
         &self,
         statements: &Statements,
-        origin: TriggerKind,
+        origin: CallerClass,
         allow_ad_hoc: bool,
     ) -> Result<Plan, AppError> {
         let max_rows = match self.max_rows {
@@ -110,12 +110,12 @@ impl SnowflakeTask {
                 })
             }
             (None, Some(sql)) => {
-                if origin.is_http() {
+                if origin == CallerClass::Http {
                     return Err(AppError::bad_request(
                         "ad-hoc statements are never accepted over HTTP; use a named query",
                     ));
                 }
-                if origin != TriggerKind::Direct {
+                if origin != CallerClass::Direct {
                     return Err(AppError::bad_request(
                         "only direct invocations may send ad-hoc statements",
                     ));
@@ -185,7 +185,7 @@ mod tests {
     #[test]
     fn named_query_plans() {
         let p = task(json!({"query": "by_city", "params": {"city": "Berlin"}, "max_rows": 10}))
-            .plan(&statements(), TriggerKind::ApiGatewayHttp, false)
+            .plan(&statements(), CallerClass::Http, false)
             .unwrap();
         assert_eq!((p.key.as_str(), p.max_rows), ("by_city", 10));
         assert_eq!(p.bindings["1"].value, json!("Berlin"));
@@ -194,7 +194,7 @@ mod tests {
     #[test]
     fn a_cursor_needs_no_parameters() {
         let p = task(json!({"query": "by_city", "cursor": "abc.def"}))
-            .plan(&statements(), TriggerKind::ApiGatewayRest, false)
+            .plan(&statements(), CallerClass::Http, false)
             .unwrap();
         assert!(p.bindings.is_empty());
         assert!(p.params_digest.is_none());
@@ -208,7 +208,7 @@ mod tests {
                 t["cursor"] = json!("abc.def");
             }
             task(t)
-                .plan(&statements(), TriggerKind::Direct, false)
+                .plan(&statements(), CallerClass::Direct, false)
                 .unwrap()
         };
         let first = plan("Berlin", false);
@@ -230,28 +230,28 @@ mod tests {
         .unwrap();
         let add = task(json!({"query": "add", "params": {"v": "x"}}));
         for origin in [
-            TriggerKind::ApiGatewayRest,
-            TriggerKind::ApiGatewayHttp,
-            TriggerKind::FunctionUrl,
+            CallerClass::Http,
+            CallerClass::Http,
+            CallerClass::Http,
         ] {
             let err = add.plan(&s, origin, false).unwrap_err();
             assert_eq!(err.kind(), crate::error::ErrorKind::Forbidden, "{origin:?}");
         }
         for origin in [
-            TriggerKind::Direct,
-            TriggerKind::EventBridge,
-            TriggerKind::Scheduler,
+            CallerClass::Direct,
+            CallerClass::Schedule,
+            CallerClass::Schedule,
         ] {
             assert!(add.plan(&s, origin, false).is_ok(), "{origin:?}");
         }
         let open = task(json!({"query": "open_add"}));
-        assert!(open.plan(&s, TriggerKind::FunctionUrl, false).is_ok());
+        assert!(open.plan(&s, CallerClass::Http, false).is_ok());
         assert!(
-            open.plan(&s, TriggerKind::Direct, false).is_err(),
+            open.plan(&s, CallerClass::Direct, false).is_err(),
             "declared callers only"
         );
         let read = task(json!({"query": "read"}));
-        assert!(read.plan(&s, TriggerKind::FunctionUrl, false).is_ok());
+        assert!(read.plan(&s, CallerClass::Http, false).is_ok());
     }
 
     #[test]
@@ -259,16 +259,16 @@ mod tests {
         let t = task(json!({"statement": "select ?", "bindings": [1]}));
         let s = statements();
         assert!(
-            t.plan(&s, TriggerKind::Direct, true)
+            t.plan(&s, CallerClass::Direct, true)
                 .unwrap()
                 .key
                 .starts_with("adhoc:")
         );
         for (origin, allow, needle) in [
-            (TriggerKind::ApiGatewayRest, true, "HTTP"),
-            (TriggerKind::FunctionUrl, true, "HTTP"),
-            (TriggerKind::EventBridge, true, "direct"),
-            (TriggerKind::Direct, false, "SNOWFLAKE_ALLOW_AD_HOC"),
+            (CallerClass::Http, true, "HTTP"),
+            (CallerClass::Http, true, "HTTP"),
+            (CallerClass::Schedule, true, "direct"),
+            (CallerClass::Direct, false, "SNOWFLAKE_ALLOW_AD_HOC"),
         ] {
             let err = t.plan(&s, origin, allow).unwrap_err();
             assert!(
@@ -284,7 +284,7 @@ mod tests {
         let s = statements();
         let msg = |v: Value| {
             task(v)
-                .plan(&s, TriggerKind::Direct, true)
+                .plan(&s, CallerClass::Direct, true)
                 .unwrap_err()
                 .message()
                 .to_owned()

@@ -31,7 +31,7 @@ use serde::Deserialize;
 use serde_json::{Map, Number, Value};
 
 use crate::error::{AppError, ErrorKind};
-use crate::response::Column;
+use crate::response::{Column, ColumnType};
 
 /// Largest integer a double (and JavaScript) represents exactly.
 pub const MAX_SAFE_INTEGER: i128 = (1 << 53) - 1;
@@ -62,23 +62,22 @@ impl RowType {
     }
 
     /// The column type reported to callers.
-    pub fn column_type(&self) -> &'static str {
+    pub fn column_type(&self) -> ColumnType {
         match self.kind().as_str() {
-            "fixed" if self.scale.unwrap_or(0) == 0 => "integer",
-            "fixed" | "decfloat" => "decimal",
-            "real" => "number",
-            "text" => "string",
-            "boolean" => "boolean",
-            "date" => "date",
-            "time" => "time",
-            "timestamp_ntz" => "datetime",
-            "timestamp_ltz" | "timestamp_tz" => "timestamp",
-            "binary" => "binary",
-            "variant" => "variant",
-            "object" => "object",
-            "array" | "vector" => "array",
-            "geography" | "geometry" => "geojson",
-            _ => "string",
+            "fixed" if self.scale.unwrap_or(0) == 0 => ColumnType::Integer,
+            "fixed" | "decfloat" => ColumnType::Decimal,
+            "real" => ColumnType::Number,
+            "boolean" => ColumnType::Boolean,
+            "date" => ColumnType::Date,
+            "time" => ColumnType::Time,
+            "timestamp_ntz" => ColumnType::Datetime,
+            "timestamp_ltz" | "timestamp_tz" => ColumnType::Timestamp,
+            "binary" => ColumnType::Binary,
+            "variant" => ColumnType::Variant,
+            "object" => ColumnType::Object,
+            "array" | "vector" => ColumnType::Array,
+            "geography" | "geometry" => ColumnType::Geojson,
+            _ => ColumnType::String,
         }
     }
 }
@@ -116,7 +115,7 @@ pub fn columns(row_type: &[RowType]) -> Vec<Column> {
         .zip(unique_names(row_type))
         .map(|(c, name)| Column {
             name,
-            kind: c.column_type().to_owned(),
+            kind: c.column_type(),
         })
         .collect()
 }
@@ -513,7 +512,7 @@ mod tests {
         }
         assert!(decode_row(&[], &[], vec![json!("1")]).is_err());
         let cols = columns(&rt);
-        assert_eq!(cols[0].kind, "integer");
-        assert_eq!(cols[2].kind, "datetime");
+        assert_eq!(cols[0].kind, ColumnType::Integer);
+        assert_eq!(cols[2].kind, ColumnType::Datetime);
     }
 }

@@ -1,4 +1,4 @@
-//! Property tests, bounded in time (a fixed number of cases each, no
+//! Property tests (unit tests of the crate), bounded in time (a fixed number of cases each, no
 //! persistence files): for any input, the code paths that read events,
 //! tasks, secret references, dates, Snowflake cells and cursors never panic,
 //! and answer with a value or a kind from the table. The date filter keeps
@@ -6,16 +6,17 @@
 //! encoded echo of a secret through.
 
 use proptest::prelude::*;
-use secret_fetch::ErrorKind;
-use secret_fetch::alpha_vantage::AlphaVantageTask;
-use secret_fetch::alpha_vantage::normalize::normalize;
-use secret_fetch::cursor;
-use secret_fetch::redact::Redactor;
-use secret_fetch::secrets::SecretRef;
-use secret_fetch::snowflake::decode::{RowType, decode_cell, decode_row, unique_names};
-use secret_fetch::task::TaskRequest;
-use secret_fetch::trigger::{classify, parse_event};
 use serde_json::{Map, Value, json};
+
+use crate::error::ErrorKind;
+use crate::providers::Task;
+use crate::providers::alpha_vantage::AlphaVantageTask;
+use crate::providers::alpha_vantage::normalize::normalize;
+use crate::providers::snowflake::cursor;
+use crate::providers::snowflake::decode::{RowType, decode_cell, decode_row, unique_names};
+use crate::redact::Redactor;
+use crate::secrets::SecretRef;
+use crate::trigger::{classify, parse_event};
 
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
@@ -92,8 +93,8 @@ proptest! {
 
     #[test]
     fn any_task_parses_and_validates_or_is_a_bad_request(task in json_value()) {
-        match TaskRequest::parse(task) {
-            Ok(TaskRequest::AlphaVantage(t)) => {
+        match Task::parse(task) {
+            Ok(Task::AlphaVantage(t)) => {
                 if let Err(e) = t.validate() {
                     prop_assert_eq!(e.kind(), ErrorKind::BadRequest);
                 }

@@ -1,25 +1,31 @@
-//! The Alpha Vantage provider: task validation, the HTTP client, error
-//! classification and the generic normaliser.
+//! The Alpha Vantage provider: its settings, tasks and their validation,
+//! its HTTP route, the client, error classification, the generic
+//! normaliser and column inference.
 
-pub mod classify;
-pub mod client;
+pub(crate) mod classify;
+pub(crate) mod client;
+pub(crate) mod columns;
 pub mod normalize;
+pub(crate) mod routes;
+pub(crate) mod settings;
 pub mod task;
 
 use std::time::Instant;
 
-pub use client::AlphaVantageClient;
-pub use task::{AlphaVantageTask, Function};
-
-use crate::credentials::{RetryPolicy, with_credential};
+use self::client::AlphaVantageClient;
+pub use self::settings::AlphaVantageSettings;
+pub use self::task::{AlphaVantageTask, Function};
+use super::{Provider, Shared};
+use crate::config::Env;
+use crate::context::Ctx;
 use crate::error::{AppError, ErrorKind};
-use crate::invocation::InvocationCtx;
 use crate::response::FetchResult;
-use crate::secrets::{SecretCache, SecretRef, SecretSource, SecretValue};
+use crate::secrets::refresh::{RetryPolicy, with_credential};
+use crate::secrets::{SecretRef, SecretSource, SecretValue};
 
 /// JSON keys tried, in order, when the secret is a JSON object and the
 /// reference names no key.
-pub const DEFAULT_SECRET_KEYS: [&str; 3] = ["apikey", "api_key", "ALPHAVANTAGE_API_KEY"];
+pub(crate) const DEFAULT_SECRET_KEYS: [&str; 3] = ["apikey", "api_key", "ALPHAVANTAGE_API_KEY"];
 
 /// The provider: its client and where its key lives.
 #[derive(Clone, Debug)]
@@ -28,45 +34,62 @@ pub struct AlphaVantage {
     secret: Option<SecretRef>,
 }
 
-impl AlphaVantage {
-    /// A provider reading its key from `secret`.
-    pub fn new(client: AlphaVantageClient, secret: Option<SecretRef>) -> Self {
-        AlphaVantage { client, secret }
+impl Provider for AlphaVantage {
+    const NAME: &'static str = "alpha_vantage";
+    const ROUTE: &'static str = "alpha-vantage";
+    const ROUTE_PARAM: &'static str = "function";
+    type Settings = AlphaVantageSettings;
+    type Task = AlphaVantageTask;
+
+    fn settings(env: &Env<'_>) -> Result<Self::Settings, AppError> {
+        AlphaVantageSettings::from_env(env)
+    }
+
+    fn new(settings: &Self::Settings, shared: &Shared) -> Result<Self, AppError> {
+        Ok(AlphaVantage {
+            client: AlphaVantageClient::new(
+                shared.http.clone(),
+                settings.base_url.clone(),
+                settings.timeout,
+                shared.body_cap,
+            ),
+            secret: settings.secret.clone(),
+        })
+    }
+
+    fn task_from_route(name: &str, query: &[(String, String)]) -> Result<Self::Task, AppError> {
+        routes::task_from_route(name, query)
     }
 
     /// Validate `task`, then fetch and normalise it.
-    pub async fn fetch<S: SecretSource>(
+    async fn fetch<S: SecretSource>(
         &self,
         task: &AlphaVantageTask,
-        secrets: &SecretCache<S>,
-        ctx: InvocationCtx<'_>,
+        ctx: &Ctx<'_, S>,
     ) -> Result<FetchResult, AppError> {
-        let InvocationCtx {
-            deadline, stats, ..
-        } = ctx;
         task.validate()?;
         let reference = self.secret.as_ref().ok_or_else(|| {
             AppError::config(
                 "ALPHA_VANTAGE_SECRET is not set: this deployment cannot run Alpha Vantage tasks",
             )
         })?;
+        let deadline = ctx.deadline;
         let body = with_credential(
-            secrets,
+            ctx,
             reference,
             &DEFAULT_SECRET_KEYS,
-            ctx,
             RetryPolicy::IfChanged,
             async |key| {
                 check_key(key, reference)?;
                 let attempt = async || {
                     let started = Instant::now();
                     let result = self.client.query(task, key, deadline).await;
-                    stats.record_upstream(started.elapsed());
+                    ctx.stats.record_upstream(started.elapsed());
                     result
                 };
                 match attempt().await {
                     Err(e)
-                        if classify::is_burst_limit(&e)
+                        if e.is_burst_limit()
                             && deadline.remaining() > classify::BURST_WAIT * 2 =>
                     {
                         tracing::info!(
@@ -86,13 +109,13 @@ impl AlphaVantage {
 }
 
 /// Longest API key accepted (Alpha Vantage issues 16 characters).
-pub const MAX_KEY_LEN: usize = 128;
+pub(crate) const MAX_KEY_LEN: usize = 128;
 
 /// The value must look like an Alpha Vantage API key before it is sent:
 /// 1 to [`MAX_KEY_LEN`] characters of `A-Z a-z 0-9 . _ ~ -`. Anything else
 /// (white space, quotes, a JSON document) is a `secret_malformed` naming the
 /// reference, and is never sent or retried.
-pub fn check_key(key: &SecretValue, reference: &SecretRef) -> Result<(), AppError> {
+pub(crate) fn check_key(key: &SecretValue, reference: &SecretRef) -> Result<(), AppError> {
     let k = key.expose();
     let shaped = (1..=MAX_KEY_LEN).contains(&k.len())
         && k.bytes()

@@ -2,8 +2,6 @@
 //! server (from the project's .venv, installed by the test command) and an
 //! SDK client pointed at it.
 
-#![allow(dead_code)]
-
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

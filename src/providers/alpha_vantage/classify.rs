@@ -15,12 +15,12 @@ use super::task::AlphaVantageTask;
 use crate::error::{AppError, ErrorKind};
 
 /// Keys that carry messages rather than data.
-pub const MESSAGE_KEYS: [&str; 3] = ["Error Message", "Note", "Information"];
+pub(crate) const MESSAGE_KEYS: [&str; 3] = ["Error Message", "Note", "Information"];
 /// The metadata key of time series.
-pub const META_KEY: &str = "Meta Data";
+pub(crate) const META_KEY: &str = "Meta Data";
 
 /// How long the per-second burst limit asks us to wait.
-pub const BURST_WAIT: Duration = Duration::from_secs(1);
+pub(crate) const BURST_WAIT: Duration = Duration::from_secs(1);
 
 /// Whether `body` holds data (a non-empty object or array besides the
 /// message keys; `Meta Data` alone counts, as an empty series).
@@ -36,7 +36,7 @@ fn has_data(body: &Map<String, Value>) -> bool {
 }
 
 /// `Ok` when `body` is data; otherwise the typed error it stands for.
-pub fn classify(task: &AlphaVantageTask, body: &Map<String, Value>) -> Result<(), AppError> {
+pub(crate) fn classify(task: &AlphaVantageTask, body: &Map<String, Value>) -> Result<(), AppError> {
     if has_data(body) {
         return Ok(());
     }
@@ -78,7 +78,7 @@ pub fn classify(task: &AlphaVantageTask, body: &Map<String, Value>) -> Result<()
         || lower.contains("burst")
     {
         AppError::new(ErrorKind::UpstreamThrottled, "Alpha Vantage burst limit")
-            .with_retry_after(BURST_WAIT)
+            .burst_limit(BURST_WAIT)
     } else if lower.contains("per minute") {
         AppError::new(ErrorKind::UpstreamThrottled, "Alpha Vantage rate limit")
             .with_retry_after(Duration::from_secs(60))
@@ -103,11 +103,6 @@ pub fn classify(task: &AlphaVantageTask, body: &Map<String, Value>) -> Result<()
         AppError::new(ErrorKind::UpstreamFailed, format!("Alpha Vantage {field}"))
     };
     Err(err.with_upstream_text(text))
-}
-
-/// Whether `err` is the per-second burst limit, worth one retry after [`BURST_WAIT`].
-pub fn is_burst_limit(err: &AppError) -> bool {
-    err.kind() == ErrorKind::UpstreamThrottled && err.retry_after() == Some(BURST_WAIT)
 }
 
 #[cfg(test)]
@@ -210,7 +205,7 @@ mod tests {
     #[test]
     fn burst_limit_is_retryable_and_daily_is_not() {
         let burst = classify(&daily(), json!({"Information": "Please consider spreading out your free API requests more sparingly (1 request per second)."}).as_object().unwrap()).unwrap_err();
-        assert!(is_burst_limit(&burst));
+        assert!(burst.is_burst_limit());
         let daily_limit = classify(
             &daily(),
             json!({"Information": "Our standard API rate limit is 25 requests per day."})
@@ -218,6 +213,6 @@ mod tests {
                 .unwrap(),
         )
         .unwrap_err();
-        assert!(!is_burst_limit(&daily_limit));
+        assert!(!daily_limit.is_burst_limit());
     }
 }

@@ -2,7 +2,7 @@
 //! moto's server, and with mocked HTTP responses for the failures moto cannot
 //! produce (access denied, throttling, KMS).
 
-mod common;
+use super::common;
 
 use std::time::Duration;
 
