@@ -217,7 +217,9 @@ def test_error_kinds_are_the_codes_of_src_error_rs():
 
 
 def test_alpha_vantage_parameters_are_the_task_fields():
-    source = (ROOT / "src" / "alpha_vantage" / "task.rs").read_text()
+    found = sorted(ROOT.glob("src/**/alpha_vantage/task.rs"))
+    assert len(found) == 1, found
+    source = found[0].read_text()
     fields = set(re.findall(r'Param::\w+ => "([a-z_]+)"', source)) | {"start", "end"}
     assert len(fields) > 2, "no Param names found in src/alpha_vantage/task.rs"
     _, _, op = operations()["getAlphaVantage"]
