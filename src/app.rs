@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 use crate::config::Config;
 use crate::context::{Caller, Ctx};
-use crate::deadline::Deadline;
+use crate::deadline::{Deadline, DeadlineSource};
 use crate::error::{AppError, ErrorKind};
 use crate::providers::{Providers, Shared, Task};
 use crate::redact::Redactor;
@@ -136,6 +136,12 @@ impl<S: SecretSource> App<S> {
             self.config.fallback_deadline,
             self.config.deadline_margin,
         );
+        if deadline.source() == DeadlineSource::Fallback {
+            tracing::debug!(
+                fallback_secs = self.config.fallback_deadline.as_secs(),
+                "the runtime's deadline is not a plausible time; using FALLBACK_DEADLINE_SECS"
+            );
+        }
         let classified = parse_event(payload)
             .and_then(|event| classify(event, self.config.default_task.as_ref()));
         let outcome = match classified {

@@ -16,25 +16,31 @@ use crate::secrets::SecretRef;
 
 /// Reads and checks environment variables: values are trimmed, empty means
 /// unset, and every error names its variable.
-pub struct Env<'a> {
+pub(crate) struct Env<'a> {
     lookup: &'a dyn Fn(&str) -> Option<String>,
 }
 
 impl<'a> Env<'a> {
     /// Read through `lookup` (the process environment, or a test's map).
-    pub fn new(lookup: &'a dyn Fn(&str) -> Option<String>) -> Self {
+    pub(crate) fn new(lookup: &'a dyn Fn(&str) -> Option<String>) -> Self {
         Env { lookup }
     }
 
     /// The trimmed value of `name`, if set and not empty.
-    pub fn get(&self, name: &str) -> Option<String> {
+    pub(crate) fn get(&self, name: &str) -> Option<String> {
         (self.lookup)(name)
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
     }
 
     /// A whole number in `min..=max`, or `default` when unset.
-    pub fn number(&self, name: &str, default: u64, min: u64, max: u64) -> Result<u64, AppError> {
+    pub(crate) fn number(
+        &self,
+        name: &str,
+        default: u64,
+        min: u64,
+        max: u64,
+    ) -> Result<u64, AppError> {
         match self.get(name) {
             None => Ok(default),
             Some(text) => match text.parse::<u64>() {
@@ -47,7 +53,7 @@ impl<'a> Env<'a> {
     }
 
     /// Milliseconds in `min..=max`, or `default` when unset.
-    pub fn millis(
+    pub(crate) fn millis(
         &self,
         name: &str,
         default: u64,
@@ -59,13 +65,19 @@ impl<'a> Env<'a> {
     }
 
     /// Seconds in `min..=max`, or `default` when unset.
-    pub fn secs(&self, name: &str, default: u64, min: u64, max: u64) -> Result<Duration, AppError> {
+    pub(crate) fn secs(
+        &self,
+        name: &str,
+        default: u64,
+        min: u64,
+        max: u64,
+    ) -> Result<Duration, AppError> {
         self.number(name, default, min, max)
             .map(Duration::from_secs)
     }
 
     /// `true`/`1`/`yes` or `false`/`0`/`no` (any case); false when unset.
-    pub fn flag(&self, name: &str) -> Result<bool, AppError> {
+    pub(crate) fn flag(&self, name: &str) -> Result<bool, AppError> {
         match self.get(name).map(|v| v.to_ascii_lowercase()) {
             None => Ok(false),
             Some(v) if v == "true" || v == "1" || v == "yes" => Ok(true),
@@ -77,12 +89,12 @@ impl<'a> Env<'a> {
     }
 
     /// A secret reference, if set.
-    pub fn secret(&self, name: &str) -> Result<Option<SecretRef>, AppError> {
+    pub(crate) fn secret(&self, name: &str) -> Result<Option<SecretRef>, AppError> {
         self.get(name).map(|s| SecretRef::parse(&s)).transpose()
     }
 
     /// An `http(s)://` URL, if set.
-    pub fn url(&self, name: &str) -> Result<Option<String>, AppError> {
+    pub(crate) fn url(&self, name: &str) -> Result<Option<String>, AppError> {
         match self.get(name) {
             Some(url) if !(url.starts_with("https://") || url.starts_with("http://")) => Err(
                 AppError::config(format!("{name} must be an http(s) URL, not '{url}'")),
@@ -109,34 +121,34 @@ pub struct SdkSettings {
 #[derive(Clone, Debug)]
 pub struct Config {
     /// `SECRET_CACHE_TTL_SECS`.
-    pub secret_cache_ttl: Duration,
+    pub(crate) secret_cache_ttl: Duration,
     /// `SECRET_CACHE_MAX_STALE_SECS`: how long past its TTL a cached secret
     /// may be served while Secrets Manager fails transiently (0 disables).
-    pub secret_cache_max_stale: Duration,
+    pub(crate) secret_cache_max_stale: Duration,
     /// `SECRET_REFRESH_TIMEOUT_MS`: a refresh with a cached fallback gets
     /// this long before the fallback is served.
-    pub secret_refresh_timeout: Duration,
+    pub(crate) secret_refresh_timeout: Duration,
     /// The Secrets Manager client's timeouts and retries.
     pub sdk: SdkSettings,
     /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` (MB; set by Lambda): upstream body
     /// caps derive from it.
-    pub memory_mb: u64,
+    pub(crate) memory_mb: u64,
     /// `DEFAULT_TASK`: run when a schedule delivers no task.
-    pub default_task: Option<Value>,
+    pub(crate) default_task: Option<Value>,
     /// `MAX_RESPONSE_BYTES`: the largest serialized response.
-    pub max_response_bytes: usize,
+    pub(crate) max_response_bytes: usize,
     /// `DEADLINE_MARGIN_MS`: kept free before the Lambda deadline.
-    pub deadline_margin: Duration,
+    pub(crate) deadline_margin: Duration,
     /// `FALLBACK_DEADLINE_SECS`: budget when the runtime's deadline is implausible.
-    pub fallback_deadline: Duration,
+    pub(crate) fallback_deadline: Duration,
     /// `HTTP_TIMEOUT_MS`: budget cap for API Gateway / Function URL requests.
-    pub http_timeout: Duration,
+    pub(crate) http_timeout: Duration,
     /// `METRICS_NAMESPACE`.
-    pub metrics_namespace: String,
+    pub(crate) metrics_namespace: String,
     /// `SERVICE_NAME` (default: the function name).
-    pub service_name: String,
+    pub(crate) service_name: String,
     /// Each provider's own settings.
-    pub providers: ProviderSettings,
+    pub(crate) providers: ProviderSettings,
 }
 
 impl Config {

@@ -11,7 +11,7 @@ use crate::trigger::TriggerKind;
 /// A class of caller, as statements and rights see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CallerClass {
+pub(crate) enum CallerClass {
     /// Console, CLI or SDK invocations (and rules/schedules with constant Input).
     Direct,
     /// EventBridge rules and Scheduler schedules delivering their envelope.
@@ -22,7 +22,7 @@ pub enum CallerClass {
 
 impl CallerClass {
     /// The word used in statements files and messages.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             CallerClass::Direct => "direct",
             CallerClass::Schedule => "schedule",
@@ -33,16 +33,16 @@ impl CallerClass {
 
 /// Who called, and what that allows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Caller {
+pub(crate) struct Caller {
     /// The trigger.
-    pub trigger: TriggerKind,
+    pub(crate) trigger: TriggerKind,
     /// The largest response this caller can receive, in bytes.
-    pub response_limit: usize,
+    pub(crate) response_limit: usize,
 }
 
 impl Caller {
     /// The caller's class.
-    pub fn class(&self) -> CallerClass {
+    pub(crate) fn class(&self) -> CallerClass {
         match self.trigger {
             TriggerKind::EventBridge | TriggerKind::Scheduler => CallerClass::Schedule,
             t if t.is_http() => CallerClass::Http,
@@ -53,7 +53,7 @@ impl Caller {
     /// Bytes of rows a page may hold: the response limit less room for the
     /// envelope and, for HTTP callers, for escaping a JSON body inside the
     /// JSON proxy response.
-    pub fn row_budget(&self) -> usize {
+    pub(crate) fn row_budget(&self) -> usize {
         let usable = if self.trigger.is_http() {
             self.response_limit / 10 * 7
         } else {
@@ -64,15 +64,15 @@ impl Caller {
 }
 
 /// The per-invocation context.
-pub struct Ctx<'a, S> {
+pub(crate) struct Ctx<'a, S> {
     /// When the work must be done.
-    pub deadline: &'a Deadline,
+    pub(crate) deadline: &'a Deadline,
     /// Counters for logs and metrics.
-    pub stats: &'a InvocationStats,
+    pub(crate) stats: &'a InvocationStats,
     /// Every secret value this invocation holds.
-    pub redactor: &'a Redactor,
+    pub(crate) redactor: &'a Redactor,
     /// The process-wide secret cache.
-    pub secrets: &'a SecretCache<S>,
+    pub(crate) secrets: &'a SecretCache<S>,
     /// Who called.
-    pub caller: Caller,
+    pub(crate) caller: Caller,
 }

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 /// Exactly `YYYY-MM-DD`: ten ASCII characters, digits and two dashes, a
 /// real calendar date. No sign, no white space, no one-digit month or day,
 /// no other digits than ASCII ones.
-pub fn strict_date(v: &str) -> Option<NaiveDate> {
+pub(crate) fn strict_date(v: &str) -> Option<NaiveDate> {
     let b = v.as_bytes();
     let shaped = b.len() == 10
         && b.iter().enumerate().all(|(i, c)| match i {

@@ -24,7 +24,7 @@ const MAX_BUDGET: Duration = Duration::from_secs(900);
 
 /// Where a deadline came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DeadlineSource {
+pub(crate) enum DeadlineSource {
     /// The runtime's deadline header.
     Runtime,
     /// The header was not a plausible epoch time; the fallback budget applies.
@@ -33,14 +33,14 @@ pub enum DeadlineSource {
 
 /// The instant by which the invocation's work must be done.
 #[derive(Clone, Copy, Debug)]
-pub struct Deadline {
+pub(crate) struct Deadline {
     at: Instant,
     source: DeadlineSource,
 }
 
 impl Deadline {
     /// From the runtime's epoch-millisecond deadline, less `margin`.
-    pub fn from_epoch_ms(deadline_ms: u64, fallback: Duration, margin: Duration) -> Self {
+    pub(crate) fn from_epoch_ms(deadline_ms: u64, fallback: Duration, margin: Duration) -> Self {
         let now_epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
@@ -57,7 +57,7 @@ impl Deadline {
     }
 
     /// A deadline `budget` from now (tests, tools).
-    pub fn after(budget: Duration) -> Self {
+    pub(crate) fn after(budget: Duration) -> Self {
         Deadline {
             at: Instant::now() + budget,
             source: DeadlineSource::Runtime,
@@ -65,7 +65,7 @@ impl Deadline {
     }
 
     /// This deadline, or `max` from now if that comes first.
-    pub fn capped(self, max: Duration) -> Self {
+    pub(crate) fn capped(self, max: Duration) -> Self {
         Deadline {
             at: self.at.min(Instant::now() + max),
             ..self
@@ -73,23 +73,23 @@ impl Deadline {
     }
 
     /// Where the deadline came from.
-    pub fn source(&self) -> DeadlineSource {
+    pub(crate) fn source(&self) -> DeadlineSource {
         self.source
     }
 
     /// Time left (zero once passed).
-    pub fn remaining(&self) -> Duration {
+    pub(crate) fn remaining(&self) -> Duration {
         self.at.saturating_duration_since(Instant::now())
     }
 
     /// `configured`, shortened to the time left.
-    pub fn bound(&self, configured: Duration) -> Duration {
+    pub(crate) fn bound(&self, configured: Duration) -> Duration {
         configured.min(self.remaining())
     }
 
     /// Run `step` (described by `what` in the error) unless the deadline
     /// passes first.
-    pub async fn run<T, F>(&self, what: &str, step: F) -> Result<T, AppError>
+    pub(crate) async fn run<T, F>(&self, what: &str, step: F) -> Result<T, AppError>
     where
         F: Future<Output = Result<T, AppError>>,
     {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Upstream text quoted in an error message is cut to this many bytes.
-pub const PREVIEW_BYTES: usize = 256;
+pub(crate) const PREVIEW_BYTES: usize = 256;
 
 /// What went wrong, partitioned by what a caller would do about it.
 ///
@@ -185,7 +185,7 @@ impl fmt::Display for ErrorKind {
 
 /// An HTTP method a route allows (sent back as `Allow` on a 405).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
+pub(crate) enum Method {
     /// `GET`.
     Get,
     /// `POST`.
@@ -194,7 +194,7 @@ pub enum Method {
 
 impl Method {
     /// The method's name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
             Method::Post => "POST",
@@ -204,13 +204,13 @@ impl Method {
 
 /// An upstream's own error codes (Snowflake's `code` and `sqlState`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UpstreamCode {
+pub(crate) struct UpstreamCode {
     /// The detail's name in HTTP error bodies (`snowflake_code`).
-    pub field: &'static str,
+    pub(crate) field: &'static str,
     /// The code.
-    pub code: String,
+    pub(crate) code: String,
     /// The SQL state, when there is one.
-    pub sql_state: Option<String>,
+    pub(crate) sql_state: Option<String>,
 }
 
 /// An error with a kind and a message that is safe to show to the caller,
@@ -302,7 +302,7 @@ impl AppError {
     }
 
     /// A [`ErrorKind::DeadlineExceeded`] for the step `what`.
-    pub fn deadline(what: &str) -> Self {
+    pub(crate) fn deadline(what: &str) -> Self {
         Self::new(
             ErrorKind::DeadlineExceeded,
             format!("{what} did not finish before the invocation deadline"),
@@ -310,7 +310,7 @@ impl AppError {
     }
 
     /// A [`ErrorKind::MethodNotAllowed`]: the route allows only `allowed`.
-    pub fn method_not_allowed(message: impl Into<String>, allowed: Method) -> Self {
+    pub(crate) fn method_not_allowed(message: impl Into<String>, allowed: Method) -> Self {
         AppError {
             allow: Some(allowed),
             ..Self::new(ErrorKind::MethodNotAllowed, message)
@@ -319,7 +319,7 @@ impl AppError {
 
     /// An upstream rejection of the credential: [`ErrorKind::UpstreamAuthFailed`]
     /// marked so that the secret is refreshed and the call retried once.
-    pub fn credential_rejected(message: impl Into<String>) -> Self {
+    pub(crate) fn credential_rejected(message: impl Into<String>) -> Self {
         AppError {
             credential_rejected: true,
             ..Self::new(ErrorKind::UpstreamAuthFailed, message)
@@ -339,48 +339,51 @@ impl AppError {
 
     /// Mark as a burst limit: worth one retry after `wait` (also the
     /// `Retry-After` an HTTP caller gets).
-    pub fn burst_limit(mut self, wait: Duration) -> Self {
+    pub(crate) fn burst_limit(mut self, wait: Duration) -> Self {
         self.burst = true;
         self.retry_after = Some(wait);
         self
     }
 
     /// Whether the upstream asked to slow down for a moment.
-    pub fn is_burst_limit(&self) -> bool {
+    pub(crate) fn is_burst_limit(&self) -> bool {
         self.burst
     }
 
     /// Attach the upstream's own codes.
-    pub fn with_upstream_code(mut self, code: UpstreamCode) -> Self {
+    pub(crate) fn with_upstream_code(mut self, code: UpstreamCode) -> Self {
         self.upstream_code = Some(Box::new(code));
         self
     }
 
     /// The upstream's own codes, if any.
-    pub fn upstream_code(&self) -> Option<&UpstreamCode> {
+    pub(crate) fn upstream_code(&self) -> Option<&UpstreamCode> {
         self.upstream_code.as_deref()
     }
 
     /// Record the upstream's HTTP status.
-    pub fn with_upstream_status(mut self, status: u16) -> Self {
+    pub(crate) fn with_upstream_status(mut self, status: u16) -> Self {
         self.upstream_status = Some(status);
         self
     }
 
     /// The upstream's HTTP status, if the error is an upstream answer.
-    pub fn upstream_status(&self) -> Option<u16> {
+    pub(crate) fn upstream_status(&self) -> Option<u16> {
         self.upstream_status
     }
 
     /// The error this one was caused by.
-    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+    pub(crate) fn with_source(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
         self.source = Some(Arc::new(source));
         self
     }
 
     /// Quote `text` from an upstream after the message, once redacted (see
     /// [`AppError::redacted`]).
-    pub fn with_upstream_text(mut self, text: &str) -> Self {
+    pub(crate) fn with_upstream_text(mut self, text: &str) -> Self {
         let mut end = text.len().min(UPSTREAM_TEXT_BYTES);
         while !text.is_char_boundary(end) {
             end -= 1;
@@ -392,7 +395,7 @@ impl AppError {
     /// This error as it may leave the invocation: the message, the
     /// upstream's codes and any upstream text run through `redactor`, the
     /// upstream text cut to a preview and appended to the message.
-    pub fn redacted(mut self, redactor: &crate::redact::Redactor) -> Self {
+    pub(crate) fn redacted(mut self, redactor: &crate::redact::Redactor) -> Self {
         let mut message = redactor.clean(&self.message);
         if let Some(text) = self.upstream_text.take() {
             let shown = preview(&redactor.clean(&text));
@@ -443,7 +446,7 @@ impl AppError {
     }
 
     /// Suggest when the caller may retry (sent as `Retry-After` over HTTP).
-    pub fn with_retry_after(mut self, after: Duration) -> Self {
+    pub(crate) fn with_retry_after(mut self, after: Duration) -> Self {
         self.retry_after = Some(after);
         self
     }
@@ -464,12 +467,12 @@ impl AppError {
     }
 
     /// The one method the route allows, for a 405.
-    pub fn allowed_method(&self) -> Option<Method> {
+    pub(crate) fn allowed_method(&self) -> Option<Method> {
         self.allow
     }
 
     /// Whether the upstream rejected the credential (refresh and retry once).
-    pub fn is_credential_rejected(&self) -> bool {
+    pub(crate) fn is_credential_rejected(&self) -> bool {
         self.credential_rejected
     }
 }
@@ -485,7 +488,7 @@ impl From<AppError> for lambda_runtime::Diagnostic {
 
 /// Cut `text` to at most [`PREVIEW_BYTES`] on a character boundary, with an
 /// ellipsis when something was cut. Redact before calling this.
-pub fn preview(text: &str) -> String {
+pub(crate) fn preview(text: &str) -> String {
     let text = text.trim();
     if text.len() <= PREVIEW_BYTES {
         return text.to_owned();

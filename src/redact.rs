@@ -21,9 +21,9 @@ use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 
 /// What replaces a secret in quoted text.
-pub const MASK: &str = "[REDACTED]";
+pub(crate) const MASK: &str = "[REDACTED]";
 /// What replaces upstream text that still holds a (transformed) secret.
-pub const WITHHELD: &str = "[upstream text withheld: it echoes a credential]";
+pub(crate) const WITHHELD: &str = "[upstream text withheld: it echoes a credential]";
 
 /// Secrets shorter than this are not searched for (they would match
 /// ordinary words); credentials are far longer.
@@ -33,7 +33,7 @@ const MIN_CANONICAL_LEN: usize = 8;
 
 /// The secret values one invocation holds.
 #[derive(Default)]
-pub struct Redactor {
+pub(crate) struct Redactor {
     secrets: Mutex<Vec<SecretString>>,
 }
 
@@ -45,13 +45,13 @@ impl std::fmt::Debug for Redactor {
 
 impl Redactor {
     /// A redactor that knows no secret yet.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Remember `value` (and each of its lines, for multi-line values such as
     /// PEM keys) as a secret.
-    pub fn add(&self, value: &str) {
+    pub(crate) fn add(&self, value: &str) {
         let mut secrets = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
         let mut push = |v: &str| {
             let v = v.trim();
@@ -67,17 +67,9 @@ impl Redactor {
         }
     }
 
-    /// Whether any secret is known.
-    pub fn is_empty(&self) -> bool {
-        self.secrets
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_empty()
-    }
-
     /// `text` with every known secret masked, or [`WITHHELD`] when a
     /// transformed secret remains that cannot be masked in place.
-    pub fn clean(&self, text: &str) -> String {
+    pub(crate) fn clean(&self, text: &str) -> String {
         let secrets = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = mask_query_keys(text);
         for secret in secrets.iter() {
@@ -96,7 +88,7 @@ impl Redactor {
 
     /// Mask secrets in serialized JSON output (a response body) where they
     /// can be placed exactly; JSON-safe secrets only, so the JSON stays valid.
-    pub fn clean_json(&self, json: String) -> String {
+    pub(crate) fn clean_json(&self, json: String) -> String {
         let secrets = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = json;
         for secret in secrets.iter() {

@@ -9,7 +9,7 @@ use crate::error::AppError;
 /// A column's type, one vocabulary for every provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ColumnType {
+pub(crate) enum ColumnType {
     /// `YYYY-MM-DD`.
     Date,
     /// A wall-clock date and time without a zone.
@@ -44,34 +44,34 @@ pub enum ColumnType {
 
 /// A result column.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Column {
+pub(crate) struct Column {
     /// Field name in every row.
-    pub name: String,
+    pub(crate) name: String,
     /// Its type.
     #[serde(rename = "type")]
-    pub kind: ColumnType,
+    pub(crate) kind: ColumnType,
 }
 
 /// Rows with their columns: the body of a successful invocation.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct FetchResult {
+pub(crate) struct FetchResult {
     /// `alpha_vantage`, …
-    pub provider: &'static str,
+    pub(crate) provider: &'static str,
     /// Column names and types, in row order.
-    pub columns: Vec<Column>,
+    pub(crate) columns: Vec<Column>,
     /// One object per row.
-    pub rows: Vec<Map<String, Value>>,
+    pub(crate) rows: Vec<Map<String, Value>>,
     /// `rows.len()`.
-    pub row_count: usize,
+    pub(crate) row_count: usize,
     /// Provider metadata.
-    pub meta: Map<String, Value>,
+    pub(crate) meta: Map<String, Value>,
     /// Continue here for the next page (`null` when complete).
-    pub next_cursor: Option<String>,
+    pub(crate) next_cursor: Option<String>,
 }
 
 impl FetchResult {
     /// A complete result.
-    pub fn new(
+    pub(crate) fn new(
         provider: &'static str,
         columns: Vec<Column>,
         rows: Vec<Map<String, Value>>,
@@ -90,7 +90,7 @@ impl FetchResult {
 
 /// How an HTTP caller wants its response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HttpStyle {
+pub(crate) enum HttpStyle {
     /// API Gateway REST API, payload 1.0.
     Rest,
     /// HTTP API payload 2.0 or a Function URL.
@@ -102,7 +102,7 @@ pub enum HttpStyle {
 /// being copied into a `Value` first.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ProxyResponse<'a> {
+pub(crate) struct ProxyResponse<'a> {
     status_code: u16,
     headers: Map<String, Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -115,7 +115,7 @@ pub struct ProxyResponse<'a> {
 
 /// The proxy response for `style` with `status`, `body` and `extra` headers
 /// besides `content-type` and `cache-control`.
-pub fn http_response<'a>(
+pub(crate) fn http_response<'a>(
     style: HttpStyle,
     status: u16,
     body: &'a str,
@@ -146,7 +146,7 @@ pub fn http_response<'a>(
 
 /// The JSON body of an HTTP error response: the kind, the message an HTTP
 /// caller may see (see [`AppError::public_message`]) and the request id.
-pub fn error_body(err: &AppError, request_id: &str) -> Value {
+pub(crate) fn error_body(err: &AppError, request_id: &str) -> Value {
     let mut body = json!({
         "kind": err.kind().as_str(),
         "message": err.public_message(),

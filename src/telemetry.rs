@@ -38,7 +38,7 @@ const WIRE_CRATES: [&str; 11] = [
 
 /// The filter directives for a level setting (`AWS_LAMBDA_LOG_LEVEL` or
 /// `RUST_LOG` syntax).
-pub fn filter_directives(setting: Option<&str>) -> String {
+pub(crate) fn filter_directives(setting: Option<&str>) -> String {
     let setting = setting
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -95,7 +95,7 @@ pub fn install_panic_hook() {
 
 /// Counters for one invocation.
 #[derive(Debug, Default)]
-pub struct InvocationStats {
+pub(crate) struct InvocationStats {
     secret_hits: AtomicU32,
     secret_stale: AtomicU32,
     secret_fetches: AtomicU32,
@@ -105,7 +105,7 @@ pub struct InvocationStats {
 
 impl InvocationStats {
     /// Count a secret lookup.
-    pub fn record_secret(&self, status: CacheStatus) {
+    pub(crate) fn record_secret(&self, status: CacheStatus) {
         match status {
             CacheStatus::Hit => self.secret_hits.fetch_add(1, Ordering::Relaxed),
             CacheStatus::Stale => {
@@ -119,7 +119,7 @@ impl InvocationStats {
     }
 
     /// Count an upstream call and its latency.
-    pub fn record_upstream(&self, took: Duration) {
+    pub(crate) fn record_upstream(&self, took: Duration) {
         self.upstream_calls.fetch_add(1, Ordering::Relaxed);
         self.upstream_micros.fetch_add(
             took.as_micros().min(u64::MAX as u128) as u64,
@@ -128,7 +128,7 @@ impl InvocationStats {
     }
 
     /// Count `calls` upstream calls that ran together in `took` (wall time).
-    pub fn record_upstream_batch(&self, calls: u32, took: Duration) {
+    pub(crate) fn record_upstream_batch(&self, calls: u32, took: Duration) {
         self.upstream_calls.fetch_add(calls, Ordering::Relaxed);
         self.upstream_micros.fetch_add(
             took.as_micros().min(u64::MAX as u128) as u64,
@@ -137,44 +137,44 @@ impl InvocationStats {
     }
 
     /// Secret lookups served from the cache.
-    pub fn secret_hits(&self) -> u32 {
+    pub(crate) fn secret_hits(&self) -> u32 {
         self.secret_hits.load(Ordering::Relaxed)
     }
 
     /// Secret lookups that called Secrets Manager.
-    pub fn secret_stale(&self) -> u32 {
+    pub(crate) fn secret_stale(&self) -> u32 {
         self.secret_stale.load(Ordering::Relaxed)
     }
 
     /// Secret lookups fetched from Secrets Manager.
-    pub fn secret_fetches(&self) -> u32 {
+    pub(crate) fn secret_fetches(&self) -> u32 {
         self.secret_fetches.load(Ordering::Relaxed)
     }
 
     /// Upstream calls made.
-    pub fn upstream_calls(&self) -> u32 {
+    pub(crate) fn upstream_calls(&self) -> u32 {
         self.upstream_calls.load(Ordering::Relaxed)
     }
 
     /// Total upstream latency.
-    pub fn upstream_latency(&self) -> Duration {
+    pub(crate) fn upstream_latency(&self) -> Duration {
         Duration::from_micros(self.upstream_micros.load(Ordering::Relaxed))
     }
 }
 
 /// What one invocation reports as metrics.
 #[derive(Debug)]
-pub struct InvocationReport<'a> {
-    pub namespace: &'a str,
-    pub service: &'a str,
-    pub provider: &'a str,
-    pub trigger: &'a str,
-    pub request_id: &'a str,
-    pub cold_start: bool,
-    pub rows: usize,
-    pub duration: Duration,
-    pub error_kind: Option<&'a str>,
-    pub stats: &'a InvocationStats,
+pub(crate) struct InvocationReport<'a> {
+    pub(crate) namespace: &'a str,
+    pub(crate) service: &'a str,
+    pub(crate) provider: &'a str,
+    pub(crate) trigger: &'a str,
+    pub(crate) request_id: &'a str,
+    pub(crate) cold_start: bool,
+    pub(crate) rows: usize,
+    pub(crate) duration: Duration,
+    pub(crate) error_kind: Option<&'a str>,
+    pub(crate) stats: &'a InvocationStats,
 }
 
 fn millis(d: Duration) -> f64 {
@@ -182,7 +182,7 @@ fn millis(d: Duration) -> f64 {
 }
 
 /// The EMF document for `report`, stamped `timestamp_ms`.
-pub fn emf_document(report: &InvocationReport<'_>, timestamp_ms: u64) -> Value {
+pub(crate) fn emf_document(report: &InvocationReport<'_>, timestamp_ms: u64) -> Value {
     let s = report.stats;
     json!({
         "_aws": {
@@ -221,7 +221,7 @@ pub fn emf_document(report: &InvocationReport<'_>, timestamp_ms: u64) -> Value {
 }
 
 /// Write the EMF line for `report` to stdout.
-pub fn emit(report: &InvocationReport<'_>) {
+pub(crate) fn emit(report: &InvocationReport<'_>) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()

@@ -15,7 +15,7 @@ use crate::response::HttpStyle;
 
 /// The kind of caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TriggerKind {
+pub(crate) enum TriggerKind {
     /// Console test event, CLI/SDK invoke, or a rule/schedule with constant Input.
     Direct,
     /// An EventBridge rule delivering the event envelope.
@@ -34,7 +34,7 @@ pub enum TriggerKind {
 
 impl TriggerKind {
     /// Name used in logs and metrics.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             TriggerKind::Direct => "direct",
             TriggerKind::EventBridge => "eventbridge",
@@ -47,7 +47,7 @@ impl TriggerKind {
     }
 
     /// Whether the caller is an HTTP client (and gets a proxy response).
-    pub fn is_http(self) -> bool {
+    pub(crate) fn is_http(self) -> bool {
         matches!(
             self,
             TriggerKind::ApiGatewayRest | TriggerKind::ApiGatewayHttp | TriggerKind::FunctionUrl
@@ -57,22 +57,22 @@ impl TriggerKind {
 
 /// An HTTP request, reduced to what routing needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HttpRequest {
+pub(crate) struct HttpRequest {
     /// Upper-case method.
-    pub method: String,
+    pub(crate) method: String,
     /// Path as received (may carry a stage or base-path prefix).
-    pub path: String,
+    pub(crate) path: String,
     /// Query parameters (first value of each).
-    pub query: Vec<(String, String)>,
+    pub(crate) query: Vec<(String, String)>,
     /// Body text as sent (still base64 when `base64` is set).
-    pub body: Option<String>,
+    pub(crate) body: Option<String>,
     /// Whether `body` is base64.
-    pub base64: bool,
+    pub(crate) base64: bool,
 }
 
 /// What an invocation asks for.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Invocation {
+pub(crate) enum Invocation {
     /// A task document from a direct or scheduled call.
     Task {
         /// Who called.
@@ -93,12 +93,12 @@ pub enum Invocation {
 
 /// Events larger than this are refused before parsing (Lambda's own limit
 /// for synchronous invocations is 6 MB).
-pub const MAX_EVENT_BYTES: usize = 7 * 1024 * 1024;
+pub(crate) const MAX_EVENT_BYTES: usize = 7 * 1024 * 1024;
 
 /// Parse the raw event with explicit limits: at most [`MAX_EVENT_BYTES`],
 /// nesting below 128 levels, numbers that fit a double, valid Unicode.
 /// Anything else is `unrecognized_event` with the parser's reason.
-pub fn parse_event(raw: &str) -> Result<Value, AppError> {
+pub(crate) fn parse_event(raw: &str) -> Result<Value, AppError> {
     if raw.len() > MAX_EVENT_BYTES {
         return Err(unrecognized(format!(
             "the event is {} bytes, over the {MAX_EVENT_BYTES} byte limit",
@@ -117,7 +117,7 @@ fn unrecognized(message: impl Into<String>) -> AppError {
 }
 
 /// Classify `event`. `default_task` serves schedules that carry no task.
-pub fn classify(event: Value, default_task: Option<&Value>) -> Result<Invocation, AppError> {
+pub(crate) fn classify(event: Value, default_task: Option<&Value>) -> Result<Invocation, AppError> {
     let Value::Object(obj) = &event else {
         return Err(unrecognized(format!(
             "the event must be a JSON object (a task or a trigger's envelope), not {}",

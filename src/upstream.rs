@@ -8,14 +8,14 @@ use crate::deadline::Deadline;
 use crate::error::{AppError, ErrorKind};
 
 /// Error bodies are read up to this many bytes (enough for any message).
-pub const ERROR_BODY_BYTES: usize = 64 * 1024;
+pub(crate) const ERROR_BODY_BYTES: usize = 64 * 1024;
 
 /// The largest upstream body (decompressed) one request may bring into a
 /// function of `memory_mb` MB: 1/48 of its memory (5.3 MB at 256 MB), from
 /// 1 MiB to 256 MiB. Parsing an Alpha Vantage body into rows multiplies its
 /// size several times over (a body at the cap peaks near half the memory),
 /// and a Snowflake page may have a few partitions in flight at once.
-pub fn body_cap(memory_mb: u64) -> usize {
+pub(crate) fn body_cap(memory_mb: u64) -> usize {
     let bytes = memory_mb.saturating_mul(1024 * 1024) / 48;
     bytes.clamp(1024 * 1024, 256 * 1024 * 1024) as usize
 }
@@ -51,7 +51,7 @@ pub fn http_client() -> Result<reqwest::Client, AppError> {
 
 /// What to do with a body longer than the limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Overflow {
+pub(crate) enum Overflow {
     /// Fail with [`too_large_body`] (a result: a partial one is useless).
     Refuse,
     /// Keep the first bytes and stop reading (an error body: its start
@@ -61,7 +61,7 @@ pub enum Overflow {
 
 /// Read `response`'s body, at most `max` bytes; what happens past that is
 /// `overflow`'s choice.
-pub async fn read_body(
+pub(crate) async fn read_body(
     service: &str,
     mut response: reqwest::Response,
     max: usize,
@@ -93,7 +93,7 @@ pub async fn read_body(
 }
 
 /// The error for a body over `max` bytes: not transient, so never retried.
-pub fn too_large_body(service: &str, max: usize) -> AppError {
+pub(crate) fn too_large_body(service: &str, max: usize) -> AppError {
     AppError::new(
         ErrorKind::TooLarge,
         format!(
@@ -105,22 +105,24 @@ pub fn too_large_body(service: &str, max: usize) -> AppError {
 
 /// A transport failure talking to `service` within `budget`: a deadline error
 /// when the invocation's time is up, otherwise `upstream_failed`.
-pub fn transport_error(
+pub(crate) fn transport_error(
     service: &str,
     e: reqwest::Error,
     deadline: &Deadline,
     budget: Duration,
 ) -> AppError {
+    // The URL can hold the Alpha Vantage key: it never reaches the chain.
     let e = e.without_url();
     if e.is_timeout() {
         if deadline.remaining() < Duration::from_millis(50) {
-            return AppError::deadline(&format!("the {service} request"));
+            return AppError::deadline(&format!("the {service} request")).with_source(e);
         }
         return AppError::new(
             ErrorKind::UpstreamFailed,
             format!("{service} did not answer within {} ms", budget.as_millis()),
         )
-        .transient();
+        .transient()
+        .with_source(e);
     }
     let what = if e.is_connect() {
         format!("could not connect to {service}")
@@ -129,7 +131,8 @@ pub fn transport_error(
     } else {
         format!("the request to {service} failed")
     };
-    let err = AppError::new(ErrorKind::UpstreamFailed, what);
     // A request that could not even be built will not build on a retry.
-    if e.is_builder() { err } else { err.transient() }
+    let transient = !e.is_builder();
+    let err = AppError::new(ErrorKind::UpstreamFailed, what).with_source(e);
+    if transient { err.transient() } else { err }
 }

@@ -26,17 +26,17 @@ use crate::secrets::SecretSource;
 
 /// What the function gives every provider at start-up.
 #[derive(Clone, Debug)]
-pub struct Shared {
+pub(crate) struct Shared {
     /// The one HTTP client (rustls, no cross-origin redirects).
-    pub http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     /// The largest upstream body one request may bring in.
-    pub body_cap: usize,
+    pub(crate) body_cap: usize,
     /// The function's memory, MB.
-    pub memory_mb: u64,
+    pub(crate) memory_mb: u64,
 }
 
 /// A data provider.
-pub trait Provider: Sized {
+pub(crate) trait Provider: Sized {
     /// The `provider` tag of its tasks (`alpha_vantage`).
     const NAME: &'static str;
     /// Its HTTP route segment: `GET /v1/{ROUTE}/{name}`.
@@ -67,11 +67,11 @@ pub trait Provider: Sized {
 
 /// An HTTP route a provider contributes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Route {
+pub(crate) struct Route {
     /// The path segment after `/v1/`.
-    pub segment: &'static str,
+    pub(crate) segment: &'static str,
     /// The name of the segment after it.
-    pub param: &'static str,
+    pub(crate) param: &'static str,
 }
 
 macro_rules! register {
@@ -82,7 +82,7 @@ macro_rules! register {
         /// provider's `NAME`, which is its variant in snake case).
         #[derive(Debug, serde::Deserialize)]
         #[serde(tag = "provider", rename_all = "snake_case")]
-        pub enum Task {
+        pub(crate) enum Task {
             $(
                 #[doc = concat!("A task for [`", stringify!($module), "`].")]
                 $ty(<$module::$ty as Provider>::Task),
@@ -91,7 +91,7 @@ macro_rules! register {
 
         impl Task {
             /// The provider's name, as in the `provider` field.
-            pub fn provider(&self) -> &'static str {
+            pub(crate) fn provider(&self) -> &'static str {
                 match self {
                     $(Task::$ty(_) => <$module::$ty as Provider>::NAME,)+
                 }
@@ -101,7 +101,7 @@ macro_rules! register {
         /// Every provider's settings.
         #[derive(Clone, Debug)]
         #[allow(non_snake_case)]
-        pub struct ProviderSettings {
+        pub(crate) struct ProviderSettings {
             $(
                 #[doc = concat!("[`", stringify!($module), "`]'s settings.")]
                 pub $module: <$module::$ty as Provider>::Settings,
@@ -110,7 +110,7 @@ macro_rules! register {
 
         impl ProviderSettings {
             /// Read every provider's settings.
-            pub fn from_env(env: &Env<'_>) -> Result<Self, AppError> {
+            pub(crate) fn from_env(env: &Env<'_>) -> Result<Self, AppError> {
                 Ok(ProviderSettings {
                     $($module: <$module::$ty as Provider>::settings(env)?,)+
                 })
@@ -118,20 +118,20 @@ macro_rules! register {
         }
 
         /// Every provider, built once per cold start.
-        pub struct Providers {
+        pub(crate) struct Providers {
             $($module: $module::$ty,)+
         }
 
         impl Providers {
             /// Build every provider from its settings.
-            pub fn new(settings: &ProviderSettings, shared: &Shared) -> Result<Self, AppError> {
+            pub(crate) fn new(settings: &ProviderSettings, shared: &Shared) -> Result<Self, AppError> {
                 Ok(Providers {
                     $($module: <$module::$ty as Provider>::new(&settings.$module, shared)?,)+
                 })
             }
 
             /// The routes providers contribute, in registration order.
-            pub fn routes() -> Vec<Route> {
+            pub(crate) fn routes() -> Vec<Route> {
                 vec![$(Route {
                     segment: <$module::$ty as Provider>::ROUTE,
                     param: <$module::$ty as Provider>::ROUTE_PARAM,
@@ -140,7 +140,7 @@ macro_rules! register {
 
             /// The task `GET /v1/{segment}/{name}` asks for, if a provider
             /// owns `segment`.
-            pub fn route(
+            pub(crate) fn route(
                 segment: &str,
                 name: &str,
                 query: &[(String, String)],
@@ -154,7 +154,7 @@ macro_rules! register {
             }
 
             /// Run `task` with the provider it is for.
-            pub async fn fetch<S: SecretSource>(
+            pub(crate) async fn fetch<S: SecretSource>(
                 &self,
                 task: &Task,
                 ctx: &Ctx<'_, S>,
@@ -174,7 +174,7 @@ register! {
 
 impl Task {
     /// Parse a task document; the error says what is wrong with it.
-    pub fn parse(value: serde_json::Value) -> Result<Self, AppError> {
+    pub(crate) fn parse(value: serde_json::Value) -> Result<Self, AppError> {
         if !value.is_object() {
             return Err(AppError::bad_request("a task must be a JSON object"));
         }

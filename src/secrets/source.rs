@@ -65,7 +65,7 @@ impl SecretSource for SecretsManagerSource {
 }
 
 /// Map a `GetSecretValue` failure to an [`AppError`] naming `secret_id`.
-pub fn map_sdk_error(
+pub(crate) fn map_sdk_error(
     secret_id: &str,
     err: SdkError<GetSecretValueError, aws_sdk_secretsmanager::config::http::HttpResponse>,
 ) -> AppError {

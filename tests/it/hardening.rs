@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use secret_fetch::secrets::reference::VersionKey;
+use secret_fetch::secrets::VersionKey;
 use secret_fetch::secrets::{SecretDocument, SecretSource};
 use secret_fetch::{App, AppError, Config, ErrorKind, http_client};
 use serde_json::{Value, json};

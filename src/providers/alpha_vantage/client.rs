@@ -23,7 +23,7 @@ const SERVICE: &str = "Alpha Vantage";
 
 /// Alpha Vantage over HTTP.
 #[derive(Clone, Debug)]
-pub struct AlphaVantageClient {
+pub(crate) struct AlphaVantageClient {
     http: reqwest::Client,
     base_url: String,
     timeout: Duration,
@@ -33,7 +33,7 @@ pub struct AlphaVantageClient {
 impl AlphaVantageClient {
     /// A client for `base_url` (the `…/query` endpoint) that refuses bodies
     /// over `max_body` bytes (a full intraday month is ~2 MB).
-    pub fn new(
+    pub(crate) fn new(
         http: reqwest::Client,
         base_url: impl Into<String>,
         timeout: Duration,
@@ -48,7 +48,7 @@ impl AlphaVantageClient {
     }
 
     /// Run `task` with `key`; `Ok` only for a data body.
-    pub async fn query(
+    pub(crate) async fn query(
         &self,
         task: &AlphaVantageTask,
         key: &SecretValue,

@@ -5,16 +5,16 @@
 pub(crate) mod classify;
 pub(crate) mod client;
 pub(crate) mod columns;
-pub mod normalize;
+pub(crate) mod normalize;
 pub(crate) mod routes;
 pub(crate) mod settings;
-pub mod task;
+pub(crate) mod task;
 
 use std::time::Instant;
 
 use self::client::AlphaVantageClient;
-pub use self::settings::AlphaVantageSettings;
-pub use self::task::{AlphaVantageTask, Function};
+pub(crate) use self::settings::AlphaVantageSettings;
+pub(crate) use self::task::AlphaVantageTask;
 use super::{Provider, Shared};
 use crate::config::Env;
 use crate::context::Ctx;
@@ -29,7 +29,7 @@ pub(crate) const DEFAULT_SECRET_KEYS: [&str; 3] = ["apikey", "api_key", "ALPHAVA
 
 /// The provider: its client and where its key lives.
 #[derive(Clone, Debug)]
-pub struct AlphaVantage {
+pub(crate) struct AlphaVantage {
     client: AlphaVantageClient,
     secret: Option<SecretRef>,
 }

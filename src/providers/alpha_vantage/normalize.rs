@@ -42,7 +42,7 @@ const TEXT_FIELDS: [&str; 16] = [
 ];
 
 /// `"2. high"` → `high`; `"1a. open (CNY)"` → `open_cny`; `"From_Currency Code"` → `from_currency_code`.
-pub fn field_name(raw: &str) -> String {
+pub(crate) fn field_name(raw: &str) -> String {
     let rest = match raw.split_once(". ") {
         Some((prefix, rest))
             if !prefix.is_empty()
@@ -69,7 +69,7 @@ pub fn field_name(raw: &str) -> String {
 }
 
 /// A field's value as JSON: numbers from numeric strings unless `name` is a text field.
-pub fn field_value(name: &str, v: &Value) -> Value {
+pub(crate) fn field_value(name: &str, v: &Value) -> Value {
     let Value::String(s) = v else {
         return v.clone();
     };
@@ -114,7 +114,7 @@ fn normalize_object(obj: &Map<String, Value>) -> Map<String, Value> {
 }
 
 /// Turn a classified data body into rows.
-pub fn normalize(
+pub(crate) fn normalize(
     task: &AlphaVantageTask,
     body: Map<String, Value>,
 ) -> Result<FetchResult, AppError> {

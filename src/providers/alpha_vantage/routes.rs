@@ -46,7 +46,7 @@ pub(crate) fn task_from_route(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::alpha_vantage::Function;
+    use crate::providers::alpha_vantage::task::Function;
 
     fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

@@ -11,13 +11,13 @@ pub(crate) const DEFAULT_URL: &str = "https://www.alphavantage.co/query";
 
 /// `ALPHA_VANTAGE_*`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AlphaVantageSettings {
+pub(crate) struct AlphaVantageSettings {
     /// `ALPHA_VANTAGE_SECRET`: where the key lives.
-    pub secret: Option<SecretRef>,
+    pub(crate) secret: Option<SecretRef>,
     /// `ALPHA_VANTAGE_BASE_URL`: the `query` endpoint.
-    pub base_url: String,
+    pub(crate) base_url: String,
     /// `ALPHA_VANTAGE_TIMEOUT_MS`: cap on one request.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 impl AlphaVantageSettings {

@@ -13,7 +13,7 @@ use crate::error::AppError;
 
 /// A supported Alpha Vantage `function`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Function {
+pub(crate) enum Function {
     TimeSeriesIntraday,
     TimeSeriesDaily,
     TimeSeriesDailyAdjusted,
@@ -35,7 +35,7 @@ pub enum Function {
 
 /// A task parameter besides `function`, `start` and `end`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Param {
+pub(crate) enum Param {
     Symbol,
     Interval,
     Outputsize,
@@ -52,7 +52,7 @@ pub enum Param {
 
 impl Param {
     /// The query-string (and task) name.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Param::Symbol => "symbol",
             Param::Interval => "interval",
@@ -89,7 +89,7 @@ use Param as P;
 
 impl Function {
     /// Every supported function.
-    pub const ALL: [Function; 17] = [
+    pub(crate) const ALL: [Function; 17] = [
         Function::TimeSeriesIntraday,
         Function::TimeSeriesDaily,
         Function::TimeSeriesDailyAdjusted,
@@ -110,7 +110,7 @@ impl Function {
     ];
 
     /// The name Alpha Vantage uses.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Function::TimeSeriesIntraday => "TIME_SERIES_INTRADAY",
             Function::TimeSeriesDaily => "TIME_SERIES_DAILY",
@@ -164,12 +164,12 @@ impl Function {
     }
 
     /// Whether the answer is a time series (so `start`/`end` apply).
-    pub fn is_series(self) -> bool {
+    pub(crate) fn is_series(self) -> bool {
         !matches!(self, Function::GlobalQuote | Function::CurrencyExchangeRate)
     }
 
     /// Whether rows are keyed by timestamp rather than by date.
-    pub fn is_intraday(self) -> bool {
+    pub(crate) fn is_intraday(self) -> bool {
         matches!(
             self,
             Function::TimeSeriesIntraday | Function::FxIntraday | Function::CryptoIntraday
@@ -212,38 +212,38 @@ impl<'de> Deserialize<'de> for Function {
 /// An Alpha Vantage task, as it arrives (provider tag already removed).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct AlphaVantageTask {
-    pub function: Function,
+pub(crate) struct AlphaVantageTask {
+    pub(crate) function: Function,
     #[serde(default)]
-    pub symbol: Option<String>,
+    pub(crate) symbol: Option<String>,
     #[serde(default)]
-    pub interval: Option<String>,
+    pub(crate) interval: Option<String>,
     #[serde(default)]
-    pub outputsize: Option<String>,
+    pub(crate) outputsize: Option<String>,
     #[serde(default)]
-    pub from_symbol: Option<String>,
+    pub(crate) from_symbol: Option<String>,
     #[serde(default)]
-    pub to_symbol: Option<String>,
+    pub(crate) to_symbol: Option<String>,
     #[serde(default)]
-    pub from_currency: Option<String>,
+    pub(crate) from_currency: Option<String>,
     #[serde(default)]
-    pub to_currency: Option<String>,
+    pub(crate) to_currency: Option<String>,
     #[serde(default)]
-    pub market: Option<String>,
+    pub(crate) market: Option<String>,
     #[serde(default)]
-    pub adjusted: Option<bool>,
+    pub(crate) adjusted: Option<bool>,
     #[serde(default)]
-    pub extended_hours: Option<bool>,
+    pub(crate) extended_hours: Option<bool>,
     #[serde(default)]
-    pub month: Option<String>,
+    pub(crate) month: Option<String>,
     #[serde(default)]
-    pub entitlement: Option<String>,
+    pub(crate) entitlement: Option<String>,
     /// First date to keep (inclusive, `YYYY-MM-DD`).
     #[serde(default)]
-    pub start: Option<String>,
+    pub(crate) start: Option<String>,
     /// Last date to keep (inclusive, `YYYY-MM-DD`).
     #[serde(default)]
-    pub end: Option<String>,
+    pub(crate) end: Option<String>,
 }
 
 const INTERVALS: [&str; 5] = ["1min", "5min", "15min", "30min", "60min"];
@@ -268,7 +268,7 @@ impl AlphaVantageTask {
     }
 
     /// Check every parameter; the error names the first problem.
-    pub fn validate(&self) -> Result<(), AppError> {
+    pub(crate) fn validate(&self) -> Result<(), AppError> {
         let f = self.function;
         let (required, optional) = f.params();
         for p in Param::ALL {
@@ -308,7 +308,7 @@ impl AlphaVantageTask {
     }
 
     /// Query parameters for the request, `function` first, without the key.
-    pub fn query(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn query(&self) -> Vec<(&'static str, String)> {
         let mut q = vec![("function", self.function.as_str().to_owned())];
         for p in Param::ALL {
             if let Some(v) = self.value(p) {
@@ -329,7 +329,7 @@ impl AlphaVantageTask {
     }
 
     /// What the task is about, for messages: `IBM`, `EUR/USD`, `BTC/EUR`.
-    pub fn subject(&self) -> String {
+    pub(crate) fn subject(&self) -> String {
         let pair = |a: &Option<String>, b: &Option<String>| {
             format!(
                 "{}/{}",
@@ -347,7 +347,7 @@ impl AlphaVantageTask {
 
     /// The inclusive date window (dates that do not parse, which
     /// [`AlphaVantageTask::validate`] rejects first, are a `bad_request`).
-    pub fn window(&self) -> Result<(Option<NaiveDate>, Option<NaiveDate>), AppError> {
+    pub(crate) fn window(&self) -> Result<(Option<NaiveDate>, Option<NaiveDate>), AppError> {
         let start = self
             .start
             .as_deref()

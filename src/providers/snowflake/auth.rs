@@ -32,13 +32,13 @@ use crate::error::{AppError, ErrorKind};
 use crate::secrets::SecretValue;
 
 /// Lifetime of a minted JWT (Snowflake honours at most one hour).
-pub const JWT_LIFETIME: Duration = Duration::from_secs(59 * 60);
+pub(crate) const JWT_LIFETIME: Duration = Duration::from_secs(59 * 60);
 /// A cached JWT is replaced when less than this is left (longer than the
 /// longest Lambda invocation).
-pub const JWT_MIN_REMAINING: Duration = Duration::from_secs(16 * 60);
+pub(crate) const JWT_MIN_REMAINING: Duration = Duration::from_secs(16 * 60);
 
 /// How requests authenticate.
-pub enum Auth {
+pub(crate) enum Auth {
     /// Key-pair JWT.
     KeyPair(KeyPairAuth),
     /// A bearer token of the given `X-Snowflake-Authorization-Token-Type`.
@@ -49,10 +49,10 @@ pub enum Auth {
 }
 
 /// A parsed RSA private key and its public-key fingerprint.
-pub struct KeyPairAuth {
+pub(crate) struct KeyPairAuth {
     encoding_key: EncodingKey,
     /// `SHA256:` + base64 of SHA-256 of the DER SubjectPublicKeyInfo.
-    pub fingerprint: String,
+    pub(crate) fingerprint: String,
     /// A key for cursor MACs derived from the private key (never the key itself).
     cursor_key: [u8; 32],
 }
@@ -60,21 +60,21 @@ pub struct KeyPairAuth {
 /// Who connects and in which context: from the secret, or from the
 /// `SNOWFLAKE_*` variables for whatever the secret leaves out.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Session {
+pub(crate) struct Session {
     /// Account identifier as given.
-    pub account: Option<String>,
+    pub(crate) account: Option<String>,
     /// Login name.
-    pub user: Option<String>,
+    pub(crate) user: Option<String>,
     /// Role, warehouse, database, schema.
-    pub role: Option<String>,
-    pub warehouse: Option<String>,
-    pub database: Option<String>,
-    pub schema: Option<String>,
+    pub(crate) role: Option<String>,
+    pub(crate) warehouse: Option<String>,
+    pub(crate) database: Option<String>,
+    pub(crate) schema: Option<String>,
 }
 
 impl Session {
     /// Each field from `self`, else from `fallback`.
-    pub fn or(&self, fallback: &Session) -> Session {
+    pub(crate) fn or(&self, fallback: &Session) -> Session {
         let pick =
             |own: &Option<String>, other: &Option<String>| own.clone().or_else(|| other.clone());
         Session {
@@ -89,14 +89,14 @@ impl Session {
 }
 
 /// Everything the secret says about the connection.
-pub struct Credential {
+pub(crate) struct Credential {
     /// Authentication.
-    pub auth: Auth,
+    pub(crate) auth: Auth,
     /// The connection fields the secret sets.
-    pub session: Session,
+    pub(crate) session: Session,
     /// The secret values inside the secret (token, passphrase, the key's
     /// PEM lines), for the invocation's redactor.
-    pub sensitive: Vec<SecretValue>,
+    pub(crate) sensitive: Vec<SecretValue>,
 }
 
 /// A bearer token must be a valid header value: visible ASCII, no space,
@@ -133,7 +133,7 @@ fn malformed(reference: &str, why: impl fmt::Display) -> AppError {
 
 impl Credential {
     /// Parse the secret's value; `reference` names it in errors.
-    pub fn parse(secret: &SecretValue, reference: &str) -> Result<Self, AppError> {
+    pub(crate) fn parse(secret: &SecretValue, reference: &str) -> Result<Self, AppError> {
         let text = secret.expose().trim();
         let mut cred = Credential {
             auth: Auth::Token {
@@ -236,7 +236,7 @@ impl Credential {
 
     /// Key for cursor MACs, derived from the credential (stable across
     /// sandboxes, changes when the credential rotates).
-    pub fn cursor_key(&self) -> [u8; 32] {
+    pub(crate) fn cursor_key(&self) -> [u8; 32] {
         match &self.auth {
             Auth::KeyPair(k) => k.cursor_key,
             Auth::Token { token, .. } => derive_key(token.expose().as_bytes()),
@@ -264,7 +264,7 @@ fn derive_key(material: &[u8]) -> [u8; 32] {
 impl KeyPairAuth {
     /// Parse a PEM private key: PKCS#8 (encrypted with `passphrase`, or not)
     /// or PKCS#1.
-    pub fn from_pem(
+    pub(crate) fn from_pem(
         pem: &str,
         passphrase: Option<&str>,
         reference: &str,
@@ -317,7 +317,7 @@ impl KeyPairAuth {
     }
 
     /// A JWT for `account`/`user`, issued `now`.
-    pub fn jwt(
+    pub(crate) fn jwt(
         &self,
         account: &str,
         user: &str,
@@ -358,7 +358,7 @@ struct Claims {
 /// The account as the JWT wants it: upper case, without region, cloud or
 /// `privatelink` segments (`xy12345.us-east-2.aws` → `XY12345`); for
 /// `*.global` identifiers the part before the first `-`.
-pub fn jwt_account(account: &str) -> String {
+pub(crate) fn jwt_account(account: &str) -> String {
     let account = account.trim();
     let base = if account.to_ascii_lowercase().contains(".global") {
         account.split('-').next().unwrap_or(account)
@@ -370,7 +370,7 @@ pub fn jwt_account(account: &str) -> String {
 
 /// JWTs minted once and reused until close to expiry.
 #[derive(Default)]
-pub struct JwtCache {
+pub(crate) struct JwtCache {
     entry: Mutex<Option<CachedJwt>>,
 }
 
@@ -382,7 +382,7 @@ struct CachedJwt {
 
 impl JwtCache {
     /// A valid JWT for `key` as `account`/`user`, minted if needed.
-    pub fn token(
+    pub(crate) fn token(
         &self,
         key: &KeyPairAuth,
         account: &str,
@@ -413,7 +413,7 @@ impl JwtCache {
     }
 
     /// Forget the cached token (after Snowflake rejected it).
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         *self.entry.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 }

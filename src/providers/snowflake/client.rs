@@ -24,80 +24,80 @@ use crate::upstream::{ERROR_BODY_BYTES, Overflow, read_body, too_large_body, tra
 const SERVICE: &str = "Snowflake";
 
 /// `code` of a 200 whose body does not hold the whole result.
-pub const RESULT_INCOMPLETE_CODE: &str = "391908";
+pub(crate) const RESULT_INCOMPLETE_CODE: &str = "391908";
 /// `code` of a 422 for a statement handle Snowflake does not know (any more).
-pub const STATEMENT_NOT_FOUND_CODE: &str = "000709";
+pub(crate) const STATEMENT_NOT_FOUND_CODE: &str = "000709";
 /// Attempts for one request that meets 429/5xx/connection failures.
 const ATTEMPTS: u32 = 4;
 
 /// A partition's rows, each kept as its JSON text (an array of cells) and
 /// decoded only when it goes into a page: a partition in memory costs little
 /// more than its body.
-pub type Rows = Vec<Box<RawValue>>;
+pub(crate) type Rows = Vec<Box<RawValue>>;
 
 /// Where to send requests, and as whom.
-pub struct Connection {
+pub(crate) struct Connection {
     /// `https://<account>.snowflakecomputing.com` (or an override).
-    pub base_url: String,
+    pub(crate) base_url: String,
     /// Bearer token (JWT, PAT or OAuth).
-    pub bearer: SecretValue,
+    pub(crate) bearer: SecretValue,
     /// `X-Snowflake-Authorization-Token-Type`.
-    pub token_type: &'static str,
+    pub(crate) token_type: &'static str,
 }
 
 /// Partition sizes from `resultSetMetaData.partitionInfo`.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
-pub struct PartitionInfo {
+pub(crate) struct PartitionInfo {
     /// Rows in the partition.
-    pub row_count: usize,
+    pub(crate) row_count: usize,
     /// Uncompressed size in bytes.
     #[serde(default)]
-    pub uncompressed_size: Option<u64>,
+    pub(crate) uncompressed_size: Option<u64>,
 }
 
 /// `resultSetMetaData`.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct ResultMeta {
+pub(crate) struct ResultMeta {
     /// Rows over all partitions.
     #[serde(default)]
-    pub num_rows: u64,
+    pub(crate) num_rows: u64,
     /// One entry per partition.
     #[serde(default)]
-    pub partition_info: Vec<PartitionInfo>,
+    pub(crate) partition_info: Vec<PartitionInfo>,
     /// Column descriptions.
     #[serde(default)]
-    pub row_type: Vec<RowType>,
+    pub(crate) row_type: Vec<RowType>,
 }
 
 /// A finished statement: metadata plus partition 0.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ResultSet {
+pub(crate) struct ResultSet {
     /// Metadata (absent on some non-query answers).
     #[serde(default)]
-    pub result_set_meta_data: Option<ResultMeta>,
+    pub(crate) result_set_meta_data: Option<ResultMeta>,
     /// Partition 0 rows.
     #[serde(default)]
-    pub data: Rows,
+    pub(crate) data: Rows,
     /// The statement's handle.
     #[serde(default)]
-    pub statement_handle: String,
+    pub(crate) statement_handle: String,
     /// `sqlState` (`00000` on success).
     #[serde(default)]
-    pub sql_state: Option<String>,
+    pub(crate) sql_state: Option<String>,
     /// Snowflake's `code` (`090001` on success; `391908`: incomplete).
     #[serde(default)]
-    pub code: Option<String>,
+    pub(crate) code: Option<String>,
     /// DML counters.
     #[serde(default)]
-    pub stats: Option<Map<String, Value>>,
+    pub(crate) stats: Option<Map<String, Value>>,
 }
 
 /// What a submit or status request found.
 #[derive(Debug)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Finished.
     Done(Box<ResultSet>),
     /// Still running.
@@ -109,7 +109,7 @@ pub enum Outcome {
 
 /// The SQL API client (one per process).
 #[derive(Clone, Debug)]
-pub struct SnowflakeClient {
+pub(crate) struct SnowflakeClient {
     http: reqwest::Client,
     request_timeout: Duration,
     max_body: usize,
@@ -124,7 +124,7 @@ struct Answer {
 impl SnowflakeClient {
     /// A client on the shared HTTP client; `request_timeout` caps one
     /// request and `max_body` one body, compressed or decompressed.
-    pub fn new(http: reqwest::Client, request_timeout: Duration, max_body: usize) -> Self {
+    pub(crate) fn new(http: reqwest::Client, request_timeout: Duration, max_body: usize) -> Self {
         SnowflakeClient {
             http,
             request_timeout,
@@ -242,7 +242,7 @@ impl SnowflakeClient {
     }
 
     /// Submit a statement.
-    pub async fn submit(
+    pub(crate) async fn submit(
         &self,
         conn: &Connection,
         body: &Value,
@@ -265,7 +265,7 @@ impl SnowflakeClient {
     }
 
     /// A statement's status (partition 0 and metadata once done).
-    pub async fn status(
+    pub(crate) async fn status(
         &self,
         conn: &Connection,
         handle: &str,
@@ -277,7 +277,7 @@ impl SnowflakeClient {
     }
 
     /// Cancel a running statement (best effort).
-    pub async fn cancel(
+    pub(crate) async fn cancel(
         &self,
         conn: &Connection,
         handle: &str,
@@ -300,7 +300,7 @@ impl SnowflakeClient {
     }
 
     /// Rows of partition `n` (≥ 1).
-    pub async fn partition(
+    pub(crate) async fn partition(
         &self,
         conn: &Connection,
         handle: &str,
@@ -343,7 +343,7 @@ fn is_retryable(status: StatusCode) -> bool {
 }
 
 /// Exponential backoff with jitter: ~250 ms, 500 ms, 1 s, … capped at 4 s.
-pub fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     let base = 250u64
         .saturating_mul(1 << attempt.saturating_sub(1).min(4))
         .min(4000);

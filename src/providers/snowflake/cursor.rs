@@ -16,30 +16,30 @@ use serde::{Deserialize, Serialize};
 use crate::error::AppError;
 
 /// Cursors older than this are refused.
-pub const MAX_AGE: Duration = Duration::from_secs(23 * 3600);
+pub(crate) const MAX_AGE: Duration = Duration::from_secs(23 * 3600);
 const MAX_LEN: usize = 2048;
 
 /// Where the next page starts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CursorState {
+pub(crate) struct CursorState {
     /// Query the cursor belongs to.
     #[serde(rename = "q")]
-    pub query: String,
+    pub(crate) query: String,
     /// Statement handle of the stored result.
     #[serde(rename = "h")]
-    pub handle: String,
+    pub(crate) handle: String,
     /// Partition of the next row.
     #[serde(rename = "p")]
-    pub partition: usize,
+    pub(crate) partition: usize,
     /// Row offset in that partition.
     #[serde(rename = "o")]
-    pub offset: usize,
+    pub(crate) offset: usize,
     /// Issued at, epoch seconds.
     #[serde(rename = "t")]
-    pub issued: u64,
+    pub(crate) issued: u64,
     /// Digest of the parameters the result was computed with.
     #[serde(rename = "b", default, skip_serializing_if = "Option::is_none")]
-    pub params: Option<String>,
+    pub(crate) params: Option<String>,
 }
 
 fn now_secs() -> u64 {
@@ -55,7 +55,7 @@ fn mac(key: &[u8; 32], payload: &[u8]) -> aws_lc_rs::hmac::Tag {
 }
 
 /// Seal `state` (its `issued` is set to now).
-pub fn seal(mut state: CursorState, key: &[u8; 32]) -> String {
+pub(crate) fn seal(mut state: CursorState, key: &[u8; 32]) -> String {
     state.issued = now_secs();
     let payload = serde_json::to_vec(&state).unwrap_or_default();
     let tag = mac(key, &payload);
@@ -70,7 +70,7 @@ pub fn seal(mut state: CursorState, key: &[u8; 32]) -> String {
 /// (`None`: none given, the cursor's own apply); any tampering, another
 /// query's cursor, other parameters, another credential's cursor or an
 /// expired one is a `bad_request`.
-pub fn open(
+pub(crate) fn open(
     token: &str,
     key: &[u8; 32],
     query: &str,

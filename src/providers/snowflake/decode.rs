@@ -34,22 +34,22 @@ use crate::error::{AppError, ErrorKind};
 use crate::response::{Column, ColumnType};
 
 /// Largest integer a double (and JavaScript) represents exactly.
-pub const MAX_SAFE_INTEGER: i128 = (1 << 53) - 1;
+pub(crate) const MAX_SAFE_INTEGER: i128 = (1 << 53) - 1;
 
 /// One entry of `resultSetMetaData.rowType`.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-pub struct RowType {
+pub(crate) struct RowType {
     /// Column name as Snowflake reports it.
-    pub name: String,
+    pub(crate) name: String,
     /// Type name (compared case-insensitively).
     #[serde(rename = "type")]
-    pub kind: String,
+    pub(crate) kind: String,
     /// Fractional digits (NUMBER) or fractional-second digits (TIME, TIMESTAMP_*).
     #[serde(default)]
-    pub scale: Option<i64>,
+    pub(crate) scale: Option<i64>,
     /// Whether NULL is allowed.
     #[serde(default)]
-    pub nullable: Option<bool>,
+    pub(crate) nullable: Option<bool>,
 }
 
 impl RowType {
@@ -62,7 +62,7 @@ impl RowType {
     }
 
     /// The column type reported to callers.
-    pub fn column_type(&self) -> ColumnType {
+    pub(crate) fn column_type(&self) -> ColumnType {
         match self.kind().as_str() {
             "fixed" if self.scale.unwrap_or(0) == 0 => ColumnType::Integer,
             "fixed" | "decfloat" => ColumnType::Decimal,
@@ -84,7 +84,7 @@ impl RowType {
 
 /// The names rows are keyed by: `rowType`'s names, with the n-th repeat of
 /// a name renamed `NAME_n` (n = 2, 3, …, skipping names already taken).
-pub fn unique_names(row_type: &[RowType]) -> Vec<String> {
+pub(crate) fn unique_names(row_type: &[RowType]) -> Vec<String> {
     let taken: std::collections::HashSet<&str> = row_type.iter().map(|c| c.name.as_str()).collect();
     let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let mut renamed: Vec<String> = Vec::new();
@@ -109,7 +109,7 @@ pub fn unique_names(row_type: &[RowType]) -> Vec<String> {
 }
 
 /// Columns for the response, from `rowType` and its [`unique_names`].
-pub fn columns(row_type: &[RowType]) -> Vec<Column> {
+pub(crate) fn columns(row_type: &[RowType]) -> Vec<Column> {
     row_type
         .iter()
         .zip(unique_names(row_type))
@@ -122,7 +122,7 @@ pub fn columns(row_type: &[RowType]) -> Vec<Column> {
 
 /// One row of cells to a JSON object keyed by `names` (from
 /// [`unique_names`]); a cell count other than `rowType`'s is an error.
-pub fn decode_row(
+pub(crate) fn decode_row(
     row_type: &[RowType],
     names: &[String],
     cells: Vec<Value>,
@@ -150,7 +150,7 @@ pub fn decode_row(
 }
 
 /// One cell, by its column's type. Unparseable cells stay strings.
-pub fn decode_cell(column: &RowType, cell: &str) -> Value {
+pub(crate) fn decode_cell(column: &RowType, cell: &str) -> Value {
     let decoded = match column.kind().as_str() {
         "fixed" | "decfloat" => decimal(cell),
         "real" => real(cell),

@@ -5,10 +5,10 @@
 //! bounded parallelism, and paged with tamper-evident cursors when they
 //! would not fit in one response.
 
-pub mod auth;
+pub(crate) mod auth;
 pub(crate) mod client;
 pub(crate) mod cursor;
-pub mod decode;
+pub(crate) mod decode;
 pub(crate) mod page;
 pub(crate) mod routes;
 pub(crate) mod settings;
@@ -24,10 +24,10 @@ use serde_json::{Map, Value, json};
 use self::auth::{Auth, Credential, JwtCache, Session};
 use self::client::{Connection, Outcome, ResultSet, SnowflakeClient, is_statement_gone};
 use self::cursor::CursorState;
-pub use self::settings::SnowflakeSettings;
+pub(crate) use self::settings::SnowflakeSettings;
 use self::statements::Statements;
 use self::task::Plan;
-pub use self::task::SnowflakeTask;
+pub(crate) use self::task::SnowflakeTask;
 use super::{Provider, Shared};
 use crate::config::Env;
 use crate::context::Ctx;
@@ -46,7 +46,7 @@ const POLL_FIRST: Duration = Duration::from_millis(200);
 const POLL_MAX: Duration = Duration::from_secs(2);
 
 /// The provider.
-pub struct Snowflake {
+pub(crate) struct Snowflake {
     client: SnowflakeClient,
     settings: SnowflakeSettings,
     statements: Statements,

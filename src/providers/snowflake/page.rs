@@ -17,16 +17,16 @@ use crate::error::{AppError, ErrorKind};
 
 /// Rows of a page and where the next page starts (`None` when complete).
 #[derive(Debug, PartialEq)]
-pub struct Paged {
+pub(crate) struct Paged {
     /// Decoded rows.
-    pub rows: Vec<Map<String, Value>>,
+    pub(crate) rows: Vec<Map<String, Value>>,
     /// (partition, row offset) of the first row not included.
-    pub next: Option<(usize, usize)>,
+    pub(crate) next: Option<(usize, usize)>,
 }
 
 /// Fetch partitions `range` concurrently (at most `concurrency` at once),
 /// returned in partition order.
-pub async fn fetch_partitions(
+pub(crate) async fn fetch_partitions(
     client: &SnowflakeClient,
     conn: &Connection,
     handle: &str,
@@ -58,7 +58,7 @@ fn cells(raw: &RawValue) -> Result<Vec<Value>, AppError> {
 }
 
 /// Collect rows from `start`; `fetch` loads a range of partitions ≥ 1.
-pub async fn collect<F>(
+pub(crate) async fn collect<F>(
     meta: &ResultMeta,
     first: Rows,
     start: (usize, usize),
@@ -154,7 +154,7 @@ where
 }
 
 /// `numRowsInserted` → `num_rows_inserted`.
-pub fn snake(name: &str) -> String {
+pub(crate) fn snake(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 4);
     for c in name.chars() {
         if c.is_ascii_uppercase() {

@@ -11,23 +11,23 @@ use crate::secrets::SecretRef;
 
 /// `SNOWFLAKE_*`.
 #[derive(Clone, Debug, Default)]
-pub struct SnowflakeSettings {
+pub(crate) struct SnowflakeSettings {
     /// `SNOWFLAKE_SECRET`.
-    pub secret: Option<SecretRef>,
+    pub(crate) secret: Option<SecretRef>,
     /// `SNOWFLAKE_ACCOUNT`, `_USER`, `_ROLE`, `_WAREHOUSE`, `_DATABASE`, `_SCHEMA`.
-    pub session: Session,
+    pub(crate) session: Session,
     /// `SNOWFLAKE_BASE_URL`: instead of `https://<account>.snowflakecomputing.com`.
-    pub base_url: Option<String>,
+    pub(crate) base_url: Option<String>,
     /// `SNOWFLAKE_ALLOW_AD_HOC`.
-    pub allow_ad_hoc: bool,
+    pub(crate) allow_ad_hoc: bool,
     /// `SNOWFLAKE_PARTITION_CONCURRENCY`.
-    pub partition_concurrency: usize,
+    pub(crate) partition_concurrency: usize,
     /// `SNOWFLAKE_STATEMENT_TIMEOUT_SECS`.
-    pub statement_timeout: Duration,
+    pub(crate) statement_timeout: Duration,
     /// `SNOWFLAKE_REQUEST_TIMEOUT_MS`: cap on one SQL API request.
-    pub request_timeout: Duration,
+    pub(crate) request_timeout: Duration,
     /// `SNOWFLAKE_STATEMENTS_FILE` (default `$LAMBDA_TASK_ROOT/statements.toml`).
-    pub statements_file: PathBuf,
+    pub(crate) statements_file: PathBuf,
 }
 
 impl SnowflakeSettings {

@@ -14,51 +14,51 @@ pub(crate) const MAX_ROWS_LIMIT: u64 = 1_000_000;
 /// A Snowflake task (provider tag already removed).
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct SnowflakeTask {
+pub(crate) struct SnowflakeTask {
     /// A named statement from the statements file.
     #[serde(default)]
-    pub query: Option<String>,
+    pub(crate) query: Option<String>,
     /// Its parameters, by name.
     #[serde(default)]
-    pub params: Map<String, Value>,
+    pub(crate) params: Map<String, Value>,
     /// At most this many rows in this page.
     #[serde(default)]
-    pub max_rows: Option<u64>,
+    pub(crate) max_rows: Option<u64>,
     /// Continue a previous result (from its `next_cursor`).
     #[serde(default)]
-    pub cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
     /// Ad-hoc SQL: direct invocations only, and only when enabled.
     #[serde(default)]
-    pub statement: Option<String>,
+    pub(crate) statement: Option<String>,
     /// Positional values for an ad-hoc statement's `?` placeholders.
     #[serde(default)]
-    pub bindings: Vec<Value>,
+    pub(crate) bindings: Vec<Value>,
 }
 
 /// A validated task, ready to submit.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// What cursors are bound to: the query name, or `adhoc:<hash>`.
-    pub key: String,
+    pub(crate) key: String,
     /// The query name (None for ad-hoc SQL).
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// SQL text.
-    pub sql: String,
+    pub(crate) sql: String,
     /// Typed bindings keyed "1".."N".
-    pub bindings: BTreeMap<String, Binding>,
+    pub(crate) bindings: BTreeMap<String, Binding>,
     /// A digest of the parameters as bound, when the task gave them: a
     /// cursor is only accepted with the parameters it was issued for.
-    pub params_digest: Option<String>,
+    pub(crate) params_digest: Option<String>,
     /// Statement timeout from the statements file.
-    pub timeout_secs: Option<u64>,
+    pub(crate) timeout_secs: Option<u64>,
     /// Row cap for this page.
-    pub max_rows: usize,
+    pub(crate) max_rows: usize,
 }
 
 impl SnowflakeTask {
     /// Check the task against the statements and the caller, without calling
     /// anything.
-    pub fn plan(
+    pub(crate) fn plan(
         &self,
         statements: &Statements,
         origin: CallerClass,
