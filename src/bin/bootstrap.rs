@@ -22,9 +22,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         );
     })?;
     let app = &app;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
+    // The runtime without its tracing layer: the handler opens the one span
+    // per invocation (request id, trace id, trigger, provider), so no field
+    // is carried twice.
+    lambda_runtime::Runtime::new(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         app.handle(event)
     }))
+    .run()
     .await
 }
 
