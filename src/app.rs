@@ -155,7 +155,7 @@ impl<S: SecretSource> App<S> {
             Ok(Invocation::Task { trigger, task }) => {
                 tracing::Span::current().record("trigger", trigger.as_str());
                 let (provider, result) = self
-                    .run(Task::parse(task), trigger, &deadline, &stats, &redactor)
+                    .fetch(Task::parse(task), trigger, &deadline, &stats, &redactor)
                     .await;
                 let rows = result.as_ref().map_or(0, |r| r.row_count);
                 let response = result
@@ -178,7 +178,7 @@ impl<S: SecretSource> App<S> {
                 tracing::Span::current().record("trigger", trigger.as_str());
                 let deadline = deadline.capped(self.config.http_timeout);
                 let (provider, result) = self
-                    .run(
+                    .fetch(
                         routes::route(&request),
                         trigger,
                         &deadline,
@@ -202,7 +202,7 @@ impl<S: SecretSource> App<S> {
     }
 
     /// Run `task` (already parsed or routed) for a caller of kind `trigger`.
-    async fn run(
+    async fn fetch(
         &self,
         task: Result<Task, AppError>,
         trigger: TriggerKind,

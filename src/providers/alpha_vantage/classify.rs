@@ -36,7 +36,7 @@ fn has_data(body: &Map<String, Value>) -> bool {
 }
 
 /// `Ok` when `body` is data; otherwise the typed error it stands for.
-pub(crate) fn classify(task: &AlphaVantageTask, body: &Map<String, Value>) -> Result<(), AppError> {
+pub(crate) fn check_body(task: &AlphaVantageTask, body: &Map<String, Value>) -> Result<(), AppError> {
     if has_data(body) {
         return Ok(());
     }
@@ -117,7 +117,7 @@ mod tests {
     }
 
     fn kind_of(body: Value) -> (ErrorKind, String, bool) {
-        let err = classify(&daily(), body.as_object().unwrap()).unwrap_err();
+        let err = check_body(&daily(), body.as_object().unwrap()).unwrap_err();
         let redactor = crate::redact::Redactor::new();
         redactor.add(KEY);
         let rejected = err.is_credential_rejected();
@@ -128,9 +128,9 @@ mod tests {
     #[test]
     fn data_is_data_even_with_a_note() {
         let body = json!({"Meta Data": {"2. Symbol": "IBM"}, "Time Series (Daily)": {"2024-01-02": {"1. open": "1"}}, "Note": "hello"});
-        assert!(classify(&daily(), body.as_object().unwrap()).is_ok());
+        assert!(check_body(&daily(), body.as_object().unwrap()).is_ok());
         let meta_only = json!({"Meta Data": {"2. Symbol": "IBM"}});
-        assert!(classify(&daily(), meta_only.as_object().unwrap()).is_ok());
+        assert!(check_body(&daily(), meta_only.as_object().unwrap()).is_ok());
     }
 
     #[test]
@@ -204,9 +204,9 @@ mod tests {
 
     #[test]
     fn burst_limit_is_retryable_and_daily_is_not() {
-        let burst = classify(&daily(), json!({"Information": "Please consider spreading out your free API requests more sparingly (1 request per second)."}).as_object().unwrap()).unwrap_err();
+        let burst = check_body(&daily(), json!({"Information": "Please consider spreading out your free API requests more sparingly (1 request per second)."}).as_object().unwrap()).unwrap_err();
         assert!(burst.is_burst_limit());
-        let daily_limit = classify(
+        let daily_limit = check_body(
             &daily(),
             json!({"Information": "Our standard API rate limit is 25 requests per day."})
                 .as_object()

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::classify::classify;
+use super::classify::check_body;
 use super::task::AlphaVantageTask;
 use crate::deadline::Deadline;
 use crate::error::{AppError, ErrorKind};
@@ -116,7 +116,7 @@ impl AlphaVantageClient {
                 "Alpha Vantage answered with JSON that is not an object",
             ));
         };
-        classify(task, &body)?;
+        check_body(task, &body)?;
         Ok(body)
     }
 }

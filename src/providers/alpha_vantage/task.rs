@@ -35,7 +35,7 @@ pub(crate) enum Function {
 
 /// A task parameter besides `function`, `start` and `end`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Param {
+pub(crate) enum QueryParam {
     Symbol,
     Interval,
     Outputsize,
@@ -50,42 +50,42 @@ pub(crate) enum Param {
     Entitlement,
 }
 
-impl Param {
+impl QueryParam {
     /// The query-string (and task) name.
     pub(crate) fn name(self) -> &'static str {
         match self {
-            Param::Symbol => "symbol",
-            Param::Interval => "interval",
-            Param::Outputsize => "outputsize",
-            Param::FromSymbol => "from_symbol",
-            Param::ToSymbol => "to_symbol",
-            Param::FromCurrency => "from_currency",
-            Param::ToCurrency => "to_currency",
-            Param::Market => "market",
-            Param::Adjusted => "adjusted",
-            Param::ExtendedHours => "extended_hours",
-            Param::Month => "month",
-            Param::Entitlement => "entitlement",
+            QueryParam::Symbol => "symbol",
+            QueryParam::Interval => "interval",
+            QueryParam::Outputsize => "outputsize",
+            QueryParam::FromSymbol => "from_symbol",
+            QueryParam::ToSymbol => "to_symbol",
+            QueryParam::FromCurrency => "from_currency",
+            QueryParam::ToCurrency => "to_currency",
+            QueryParam::Market => "market",
+            QueryParam::Adjusted => "adjusted",
+            QueryParam::ExtendedHours => "extended_hours",
+            QueryParam::Month => "month",
+            QueryParam::Entitlement => "entitlement",
         }
     }
 
-    const ALL: [Param; 12] = [
-        Param::Symbol,
-        Param::Interval,
-        Param::Outputsize,
-        Param::FromSymbol,
-        Param::ToSymbol,
-        Param::FromCurrency,
-        Param::ToCurrency,
-        Param::Market,
-        Param::Adjusted,
-        Param::ExtendedHours,
-        Param::Month,
-        Param::Entitlement,
+    const ALL: [QueryParam; 12] = [
+        QueryParam::Symbol,
+        QueryParam::Interval,
+        QueryParam::Outputsize,
+        QueryParam::FromSymbol,
+        QueryParam::ToSymbol,
+        QueryParam::FromCurrency,
+        QueryParam::ToCurrency,
+        QueryParam::Market,
+        QueryParam::Adjusted,
+        QueryParam::ExtendedHours,
+        QueryParam::Month,
+        QueryParam::Entitlement,
     ];
 }
 
-use Param as P;
+use QueryParam as P;
 
 impl Function {
     /// Every supported function.
@@ -133,7 +133,7 @@ impl Function {
     }
 
     /// Required and optional parameters; anything else is rejected.
-    fn params(self) -> (&'static [Param], &'static [Param]) {
+    fn params(self) -> (&'static [QueryParam], &'static [QueryParam]) {
         match self {
             Function::TimeSeriesIntraday => (
                 &[P::Symbol, P::Interval],
@@ -249,7 +249,7 @@ pub(crate) struct AlphaVantageTask {
 const INTERVALS: [&str; 5] = ["1min", "5min", "15min", "30min", "60min"];
 
 impl AlphaVantageTask {
-    fn value(&self, p: Param) -> Option<String> {
+    fn value(&self, p: QueryParam) -> Option<String> {
         let text = |v: &Option<String>| v.clone();
         match p {
             P::Symbol => text(&self.symbol),
@@ -271,7 +271,7 @@ impl AlphaVantageTask {
     pub(crate) fn validate(&self) -> Result<(), AppError> {
         let f = self.function;
         let (required, optional) = f.params();
-        for p in Param::ALL {
+        for p in QueryParam::ALL {
             let given = self.value(p);
             let applies = required.contains(&p) || optional.contains(&p);
             match (&given, applies) {
@@ -310,7 +310,7 @@ impl AlphaVantageTask {
     /// Query parameters for the request, `function` first, without the key.
     pub(crate) fn query(&self) -> Vec<(&'static str, String)> {
         let mut q = vec![("function", self.function.as_str().to_owned())];
-        for p in Param::ALL {
+        for p in QueryParam::ALL {
             if let Some(v) = self.value(p) {
                 let v = match p {
                     P::Symbol
@@ -362,7 +362,7 @@ impl AlphaVantageTask {
     }
 }
 
-fn check_format(p: Param, v: &str) -> Result<(), AppError> {
+fn check_format(p: QueryParam, v: &str) -> Result<(), AppError> {
     let bad = |what: &str| {
         Err(AppError::bad_request(format!(
             "parameter '{}' {what}, not '{}'",

@@ -97,7 +97,7 @@ pub(crate) struct ResultSet {
 
 /// What a submit or status request found.
 #[derive(Debug)]
-pub(crate) enum Outcome {
+pub(crate) enum StatementStatus {
     /// Finished.
     Done(Box<ResultSet>),
     /// Still running.
@@ -249,7 +249,7 @@ impl SnowflakeClient {
         request_id: &str,
         resubmission: bool,
         deadline: &Deadline,
-    ) -> Result<Outcome, AppError> {
+    ) -> Result<StatementStatus, AppError> {
         let path = |retrying: bool| {
             let retry = if resubmission || retrying {
                 "&retry=true"
@@ -270,7 +270,7 @@ impl SnowflakeClient {
         conn: &Connection,
         handle: &str,
         deadline: &Deadline,
-    ) -> Result<Outcome, AppError> {
+    ) -> Result<StatementStatus, AppError> {
         let path = |_: bool| format!("/api/v2/statements/{}", encode_handle(handle));
         let answer = self.send(conn, Method::GET, &path, None, deadline).await?;
         outcome(answer)
@@ -377,7 +377,7 @@ fn gunzip(raw: Vec<u8>, max: usize) -> Result<Vec<u8>, AppError> {
     Ok(out)
 }
 
-fn outcome(answer: Answer) -> Result<Outcome, AppError> {
+fn outcome(answer: Answer) -> Result<StatementStatus, AppError> {
     match answer.status.as_u16() {
         200 => {
             let rs = serde_json::from_slice::<ResultSet>(&answer.body).map_err(|_| {
@@ -393,12 +393,12 @@ fn outcome(answer: Answer) -> Result<Outcome, AppError> {
                 )
                 .with_upstream_code(snowflake_code(RESULT_INCOMPLETE_CODE, "")));
             }
-            Ok(Outcome::Done(Box::new(rs)))
+            Ok(StatementStatus::Done(Box::new(rs)))
         }
         202 => {
             let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
             match body.get("statementHandle").and_then(Value::as_str) {
-                Some(handle) => Ok(Outcome::Running {
+                Some(handle) => Ok(StatementStatus::Running {
                     handle: handle.to_owned(),
                 }),
                 None => Err(AppError::new(
@@ -549,11 +549,11 @@ mod tests {
     #[test]
     fn outcomes() {
         assert!(
-            matches!(outcome(answer(202, r#"{"statementHandle":"h-1"}"#, None)).unwrap(), Outcome::Running { handle } if handle == "h-1")
+            matches!(outcome(answer(202, r#"{"statementHandle":"h-1"}"#, None)).unwrap(), StatementStatus::Running { handle } if handle == "h-1")
         );
         let done = outcome(answer(200, r#"{"resultSetMetaData":{"numRows":1,"partitionInfo":[{"rowCount":1}],"rowType":[{"name":"A","type":"fixed","scale":0}]},"data":[["1"]],"statementHandle":"h"}"#, None)).unwrap();
         match done {
-            Outcome::Done(rs) => {
+            StatementStatus::Done(rs) => {
                 assert_eq!(rs.result_set_meta_data.unwrap().partition_info.len(), 1)
             }
             other => panic!("{other:?}"),

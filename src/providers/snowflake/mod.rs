@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 
 use self::auth::{Auth, Credential, JwtCache, Session};
-use self::client::{Connection, Outcome, ResultSet, SnowflakeClient, is_statement_gone};
+use self::client::{Connection, StatementStatus, ResultSet, SnowflakeClient, is_statement_gone};
 use self::cursor::CursorState;
 pub(crate) use self::settings::SnowflakeSettings;
 use self::statements::Statements;
@@ -127,7 +127,7 @@ impl Provider for Snowflake {
             }
             let session = credential.session.or(&self.settings.session);
             let conn = self.connect(&credential.auth, &session, ctx.redactor)?;
-            let run = Run {
+            let run = Attempt {
                 provider: self,
                 conn: &conn,
                 plan: &plan,
@@ -226,7 +226,7 @@ impl Snowflake {
 }
 
 /// One attempt at a task with one connection.
-struct Run<'a> {
+struct Attempt<'a> {
     provider: &'a Snowflake,
     conn: &'a Connection,
     plan: &'a Plan,
@@ -234,7 +234,7 @@ struct Run<'a> {
     stats: &'a InvocationStats,
 }
 
-impl Run<'_> {
+impl Attempt<'_> {
     fn client(&self) -> &SnowflakeClient {
         &self.provider.client
     }
@@ -284,8 +284,8 @@ impl Run<'_> {
         let mut wait = POLL_FIRST;
         loop {
             match outcome? {
-                Outcome::Done(rs) => return Ok(rs),
-                Outcome::Running { handle } => {
+                StatementStatus::Done(rs) => return Ok(rs),
+                StatementStatus::Running { handle } => {
                     if self.deadline.remaining() < CANCEL_RESERVE + wait {
                         return Err(self.cancel(&handle).await);
                     }
@@ -354,8 +354,8 @@ impl Run<'_> {
             }
         });
         match outcome? {
-            Outcome::Done(rs) => Ok((rs, (state.partition, state.offset))),
-            Outcome::Running { .. } => Err(AppError::new(
+            StatementStatus::Done(rs) => Ok((rs, (state.partition, state.offset))),
+            StatementStatus::Running { .. } => Err(AppError::new(
                 ErrorKind::UpstreamFailed,
                 "the cursor's statement is unexpectedly still running",
             )),
