@@ -17,6 +17,16 @@ pub(crate) enum RetryPolicy {
     Always,
 }
 
+/// Which call of [`with_credential`] this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Attempt {
+    /// With the credential as read (or cached).
+    First,
+    /// Again, after the upstream rejected the first and the secret was
+    /// re-read: anything derived from the old credential is stale.
+    AfterRefresh,
+}
+
 /// Read the credential `reference` names and run `call` with it. If `call`
 /// fails with a credential rejection, refresh the secret (bypassing the
 /// cache) and run `call` once more, as `policy` allows. Every value read is
@@ -28,7 +38,7 @@ pub(crate) async fn with_credential<S, T>(
     reference: &SecretRef,
     default_keys: &[&str],
     policy: RetryPolicy,
-    call: impl AsyncFn(&SecretValue) -> Result<T, AppError>,
+    call: impl AsyncFn(&SecretValue, Attempt) -> Result<T, AppError>,
 ) -> Result<T, AppError>
 where
     S: SecretSource,
@@ -47,7 +57,7 @@ where
         .await?;
     stats.record_secret(status);
     ctx.redactor.add(credential.expose());
-    match call(&credential).await {
+    match call(&credential, Attempt::First).await {
         Err(rejected) if rejected.is_credential_rejected() => {
             tracing::warn!(
                 secret = %reference,
@@ -65,7 +75,7 @@ where
                 tracing::warn!(secret = %reference, "the secret has not changed; not retrying");
                 return Err(rejected);
             }
-            call(&fresh).await
+            call(&fresh, Attempt::AfterRefresh).await
         }
         other => other,
     }

@@ -79,7 +79,7 @@ impl Provider for AlphaVantage {
             reference,
             &DEFAULT_SECRET_KEYS,
             RetryPolicy::IfChanged,
-            async |key| {
+            async |key, _attempt| {
                 check_key(key, reference)?;
                 let attempt = async || {
                     let started = Instant::now();

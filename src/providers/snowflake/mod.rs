@@ -15,7 +15,7 @@ pub(crate) mod settings;
 pub(crate) mod statements;
 pub(crate) mod task;
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,7 +35,7 @@ use crate::deadline::Deadline;
 use crate::error::{AppError, ErrorKind};
 use crate::redact::Redactor;
 use crate::response::FetchResult;
-use crate::secrets::refresh::{RetryPolicy, with_credential};
+use crate::secrets::refresh::{Attempt, RetryPolicy, with_credential};
 use crate::secrets::{SecretRef, SecretSource, SecretValue};
 use crate::telemetry::InvocationStats;
 
@@ -44,6 +44,28 @@ const CANCEL_RESERVE: Duration = Duration::from_millis(1500);
 /// Polling starts this fast and slows to [`POLL_MAX`].
 const POLL_FIRST: Duration = Duration::from_millis(200);
 const POLL_MAX: Duration = Duration::from_secs(2);
+
+/// One statement's submission: its `requestId`, and whether it was already
+/// sent (a resubmission then says `retry=true`, so Snowflake never runs the
+/// statement twice).
+struct Submission {
+    request_id: String,
+    sent: AtomicBool,
+}
+
+impl Submission {
+    fn new() -> Self {
+        Submission {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            sent: AtomicBool::new(false),
+        }
+    }
+
+    /// Mark it sent; whether it had been sent before.
+    fn resubmission(&self) -> bool {
+        self.sent.swap(true, Ordering::SeqCst)
+    }
+}
 
 /// The provider.
 pub(crate) struct Snowflake {
@@ -114,11 +136,10 @@ impl Provider for Snowflake {
             )
         })?;
         let page_budget = ctx.caller.row_budget();
-        let request_id = uuid::Uuid::new_v4().to_string();
-        let submitted = AtomicBool::new(false);
-        let attempts = AtomicU32::new(0);
-        with_credential(ctx, reference, &[], RetryPolicy::Always, async |secret| {
-            if attempts.fetch_add(1, Ordering::SeqCst) > 0 {
+        let submission = Submission::new();
+        with_credential(ctx, reference, &[], RetryPolicy::Always, async |secret, attempt| {
+            if attempt == Attempt::AfterRefresh {
+                // The JWT was minted from the credential just rejected.
                 self.jwt.clear();
             }
             let credential = self.credential(secret, reference)?;
@@ -127,7 +148,7 @@ impl Provider for Snowflake {
             }
             let session = credential.session.or(&self.settings.session);
             let conn = self.connect(&credential.auth, &session, ctx.redactor)?;
-            let run = Attempt {
+            let run = Execution {
                 provider: self,
                 conn: &conn,
                 plan: &plan,
@@ -145,7 +166,7 @@ impl Provider for Snowflake {
                     run.resume(state).await?
                 }
                 None => (
-                    run.execute(&session, &request_id, &submitted).await?,
+                    run.execute(&session, &submission).await?,
                     (0, 0),
                 ),
             };
@@ -225,8 +246,8 @@ impl Snowflake {
     }
 }
 
-/// One attempt at a task with one connection.
-struct Attempt<'a> {
+/// One attempt at a task with one connection (a statement run or resumed).
+struct Execution<'a> {
     provider: &'a Snowflake,
     conn: &'a Connection,
     plan: &'a Plan,
@@ -234,7 +255,7 @@ struct Attempt<'a> {
     stats: &'a InvocationStats,
 }
 
-impl Attempt<'_> {
+impl Execution<'_> {
     fn client(&self) -> &SnowflakeClient {
         &self.provider.client
     }
@@ -243,8 +264,7 @@ impl Attempt<'_> {
     async fn execute(
         &self,
         session: &Session,
-        request_id: &str,
-        submitted: &AtomicBool,
+        submission: &Submission,
     ) -> Result<Box<ResultSet>, AppError> {
         let settings = &self.provider.settings;
         let timeout = self
@@ -274,11 +294,17 @@ impl Attempt<'_> {
             body["bindings"] = serde_json::to_value(&self.plan.bindings)
                 .map_err(|e| AppError::internal(format!("could not encode the bindings: {e}")))?;
         }
-        let resubmission = submitted.swap(true, Ordering::SeqCst);
+        let resubmission = submission.resubmission();
         let started = Instant::now();
         let mut outcome = self
             .client()
-            .submit(self.conn, &body, request_id, resubmission, self.deadline)
+            .submit(
+                self.conn,
+                &body,
+                &submission.request_id,
+                resubmission,
+                self.deadline,
+            )
             .await;
         self.stats.record_upstream(started.elapsed());
         let mut wait = POLL_FIRST;
