@@ -65,10 +65,14 @@ impl SecretSource for SecretsManagerSource {
 }
 
 /// Map a `GetSecretValue` failure to an [`AppError`] naming `secret_id`.
-pub(crate) fn map_sdk_error(
-    secret_id: &str,
-    err: SdkError<GetSecretValueError, aws_sdk_secretsmanager::config::http::HttpResponse>,
-) -> AppError {
+pub(crate) fn map_sdk_error(secret_id: &str, err: GetSecretValueSdkError) -> AppError {
+    describe_sdk_error(secret_id, &err).with_source(err)
+}
+
+type GetSecretValueSdkError =
+    SdkError<GetSecretValueError, aws_sdk_secretsmanager::config::http::HttpResponse>;
+
+fn describe_sdk_error(secret_id: &str, err: &GetSecretValueSdkError) -> AppError {
     let describe = |what: &str, detail: Option<&str>| match detail {
         Some(d) if !d.is_empty() => format!("secret '{secret_id}': {what} ({})", preview(d)),
         _ => format!("secret '{secret_id}': {what}"),
