@@ -10,6 +10,9 @@ pub(crate) mod routes;
 pub(crate) mod settings;
 pub(crate) mod task;
 
+#[cfg(test)]
+mod properties;
+
 use std::time::Instant;
 
 use self::client::AlphaVantageClient;

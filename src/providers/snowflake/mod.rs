@@ -15,6 +15,9 @@ pub(crate) mod settings;
 pub(crate) mod statements;
 pub(crate) mod task;
 
+#[cfg(test)]
+mod properties;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

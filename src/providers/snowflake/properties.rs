@@ -1,0 +1,64 @@
+//! Property tests of the Snowflake provider, bounded in time: any cell of
+//! any type decodes without a panic, rows are whole or refused, and any
+//! cursor that was not sealed here is refused.
+
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use super::cursor;
+use super::decode::{RowType, decode_cell, decode_row, unique_names};
+use crate::error::ErrorKind;
+use crate::properties::config;
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    #[test]
+    fn any_cursor_is_refused_without_a_panic(token in "[A-Za-z0-9_.\\-]{0,120}") {
+        let err = cursor::open(&token, &[7u8; 32], "q", None).unwrap_err();
+        prop_assert_eq!(err.kind(), ErrorKind::BadRequest);
+    }
+
+
+    #[test]
+    fn any_cell_of_any_type_decodes(
+        kind in prop_oneof![
+            Just("fixed"), Just("decfloat"), Just("real"), Just("text"), Just("boolean"),
+            Just("date"), Just("time"), Just("timestamp_ntz"), Just("timestamp_ltz"),
+            Just("timestamp_tz"), Just("binary"), Just("variant"), Just("object"), Just("array"),
+            Just("geography"), Just("vector"), Just("nonsense"),
+        ],
+        scale in -20i64..40,
+        cell in prop_oneof![
+            "-?[0-9]{1,40}(\\.[0-9]{0,20})?( -?[0-9]{1,12})?",
+            "-?[0-9]{1,3}(\\.[0-9]{1,5})?[eE][+-]?[0-9]{1,4}",
+            ".{0,24}",
+        ],
+    ) {
+        let column = RowType { name: "C".into(), kind: kind.into(), scale: Some(scale), nullable: None };
+        let _ = decode_cell(&column, &cell);
+    }
+
+
+    #[test]
+    fn rows_are_whole_or_refused(names in prop::collection::vec("[A-C]", 0..5), cells in 0usize..6) {
+        let row_type: Vec<RowType> = names
+            .iter()
+            .map(|n| RowType { name: n.clone(), kind: "text".into(), scale: None, nullable: None })
+            .collect();
+        let unique = unique_names(&row_type);
+        let distinct: std::collections::HashSet<&String> = unique.iter().collect();
+        prop_assert_eq!(distinct.len(), unique.len(), "names are unique");
+        let data: Vec<Value> = (0..cells).map(|i| json!(i.to_string())).collect();
+        match decode_row(&row_type, &unique, data) {
+            Ok(row) => {
+                prop_assert_eq!(cells, row_type.len());
+                prop_assert_eq!(row.len(), row_type.len(), "no value lost");
+            }
+            Err(e) => {
+                prop_assert_ne!(cells, row_type.len());
+                prop_assert_eq!(e.kind(), ErrorKind::UpstreamFailed);
+            }
+        }
+    }
+}
