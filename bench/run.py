@@ -3,8 +3,9 @@ recipe it replaces (`bench/baseline_lambda.py`), both behind the same local
 Lambda Runtime API emulator, moto Secrets Manager (behind the counting proxy)
 and Alpha Vantage / Snowflake stand-ins (emulators/harness.py).
 
-Run it with the project venv's python (`scripts/bench` does, after building
-the release binary): `.venv/bin/python bench/run.py [--quick]`.
+Run it with the project venv's python from the repository root, as a module
+(`scripts/bench` does, after building the release binary):
+`.venv/bin/python -m bench.run [--quick]`.
 
 Every measurement interleaves the two implementations (ours, baseline,
 baseline, ours, … so neither always goes first), takes medians, and reports
@@ -35,7 +36,6 @@ import datetime as dt
 import json
 import os
 import platform
-import queue
 import shlex
 import statistics
 import sys
@@ -45,11 +45,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "emulators"))
+from emulators import harness
 
-import harness  # noqa: E402
-import runtime_api  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 KEY = "bench-premium-key-3b81f0"
 SECRET = "secret-fetch/alpha-vantage"
@@ -73,32 +71,6 @@ RATIO_DEFINITION = ("baseline's cost / ours (times, memory, calls) or ours / bas
 
 class BenchError(RuntimeError):
     pass
-
-
-class StampedQueue(queue.Queue):
-    """The emulator's pending-invocation queue, noting when the function's
-    first GET /invocation/next arrived (its handler calls get())."""
-
-    def __init__(self):
-        super().__init__()
-        self.first_get: float | None = None
-
-    def get(self, *args, **kwargs):
-        if self.first_get is None:
-            self.first_get = time.monotonic()
-        return super().get(*args, **kwargs)
-
-
-_serve = runtime_api.serve
-
-
-def _stamped_serve(*args, **kwargs):
-    server, emu = _serve(*args, **kwargs)
-    emu.pending = StampedQueue()   # before harness.Function spawns the process
-    return server, emu
-
-
-runtime_api.serve = _stamped_serve   # harness.Function calls runtime_api.serve
 
 
 def log(msg: str) -> None:
@@ -227,7 +199,7 @@ class Bench:
                     impl.invoke(fn, SMALL)
                     done = time.monotonic()
                     wall[impl.name].append((done - fn.started) * 1000)
-                    first = fn.emulator.pending.first_get
+                    first = fn.first_next   # the emulator's on_next hook, noted by harness.Function
                     if first is not None:
                         init[impl.name].append((first - fn.started) * 1000)
                     hwm[impl.name].append(vm_kib(fn.proc.pid, "VmHWM") / 1024)

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Local stand-in for the Alpha Vantage market-data API (GET /query).
 
-Reproduces the real service's JSON shapes as recorded in
-/work/shared/reference/alpha-vantage.md (sections 1, 2 and 4): numbered meta and
+Reproduces the real service's JSON shapes as recorded in the alpha-vantage
+fact sheet (reference/alpha-vantage.md, sections 1, 2 and 4): numbered meta and
 field keys ("1. open", "01. symbol", "1. From_Currency Code"), the per-function
 meta numbering, numbers as strings with each endpoint's decimal places (the
 CRYPTO_INTRADAY volume is a JSON integer), newest-first keys, 4-space pretty
@@ -50,12 +50,13 @@ request carried:
 Premium keys (--premium-keys) unlock TIME_SERIES_DAILY_ADJUSTED, FX_INTRADAY,
 CRYPTO_INTRADAY, `entitlement=` and TIME_SERIES_DAILY with outputsize=full.
 
-Test-only control endpoints: GET /__stats, POST /__keys {"keys": [...],
-"premium_keys": [...]} (a field that is present replaces that set), POST /__reset.
+Test-only control endpoints: GET /__stats and POST /__reset (emulators/base.py),
+POST /__keys {"keys": [...], "premium_keys": [...]} (a field that is present
+replaces that set).
 
-CLI:  python emulators/alpha_vantage.py --host 127.0.0.1 --port 0
+CLI:  python -m emulators.alpha_vantage --host 127.0.0.1 --port 0
           [--keys k1,k2] [--premium-keys k3] [--today 2026-01-15]
-Import: server, thread = serve(host, port, keys, premium_keys, today)
+Import: server, state = serve(host, port, keys, premium_keys, today)
 API keys are never printed or logged.
 """
 
@@ -69,13 +70,13 @@ import math
 import random
 import re
 import sys
-import threading
 import time
 from functools import lru_cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import islice
 from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
+
+from . import base
 
 # --- Messages (verbatim from the fact sheet) -----------------------------------
 
@@ -581,11 +582,11 @@ def redirect_target(params: dict) -> int | None:
 
 # --- Server state and request handling -----------------------------------------------------
 
-class State:
+class State(base.State):
     """Accepted keys, request counters and the BURST memory, shared by all handler threads."""
 
     def __init__(self, keys, premium_keys, today: dt.date):
-        self.lock = threading.Lock()
+        super().__init__()
         self.keys, self.premium, self.today = set(keys), set(premium_keys), today
         self.reset()
 
@@ -676,20 +677,10 @@ def respond(state: State, params: dict) -> tuple[int, object] | Raw:
         return 200, {"Error Message": MSG_INVALID.format(function)}
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes: without TCP_NODELAY a
-    # delayed ACK adds ~40 ms to every call on a kept-alive connection.
-    disable_nagle_algorithm = True
+class Handler(base.Handler):
     server_version = "AlphaVantageEmulator/1.0"
-    timeout = 30   # close idle keep-alive connections
-
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - silence per-request logs (they hold keys)
-        pass
-
-    @property
-    def state(self) -> State:
-        return self.server.state
+    json_indent = 4   # the real service's pretty JSON
+    controls = {("POST", "/__keys"): "set_keys"}
 
     def reply(self, answer) -> None:
         """Send what `respond` returned: (status, body) or a Raw reply."""
@@ -718,14 +709,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def send(self, status: int, body: object) -> None:
         if isinstance(body, str):
-            data, ctype = body.encode(), "text/html; charset=utf-8"
+            self.send_bytes(status, body.encode(), "text/html; charset=utf-8")
         else:
-            data, ctype = json.dumps(body, indent=4).encode(), "application/json"
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+            self.send_json(status, body)
 
     def guarded(self, action) -> None:
         try:
@@ -736,6 +722,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
+        if self.control(url.path) or self.inject_fault():
+            return
         if url.path == "/query":
             params = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
             self.state.record(params)
@@ -745,35 +733,24 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_raw(Raw(302, b"", "text/plain", (("Location", location),)))
                 return
             self.guarded(lambda: self.reply(respond(self.state, params)))
-        elif url.path == "/__stats":
-            self.send(200, self.state.stats())
         else:
             self.send(404, {"error": "not found", "path": url.path})
 
     def do_POST(self) -> None:
         path = urlsplit(self.path).path
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        if path == "/__reset":
-            self.state.reset()
-            self.send(200, {"ok": True})
-        elif path == "/__keys":
-            try:
-                body = json.loads(raw or b"{}")
-                self.state.set_keys(body.get("keys"), body.get("premium_keys"))
-            except (ValueError, AttributeError, TypeError):
-                self.send(400, {"error": 'expected {"keys": [...], "premium_keys": [...]}'})
-                return
-            self.send(200, {"ok": True, "keys": len(self.state.keys), "premium_keys": len(self.state.premium)})
-        else:
+        raw = self.read_body()
+        if not self.control(path, raw) and not self.inject_fault(raw):
             self.send(404, {"error": "not found", "path": path})
 
-
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address) -> None:
-        pass  # client disconnects; nothing worth printing
+    def set_keys(self, raw: bytes) -> None:
+        """POST /__keys {"keys": [...], "premium_keys": [...]}."""
+        try:
+            body = json.loads(raw or b"{}")
+            self.state.set_keys(body.get("keys"), body.get("premium_keys"))
+        except (ValueError, AttributeError, TypeError):
+            self.send(400, {"error": 'expected {"keys": [...], "premium_keys": [...]}'})
+            return
+        self.send(200, {"ok": True, "keys": len(self.state.keys), "premium_keys": len(self.state.premium)})
 
 
 def _key_list(keys) -> list[str]:
@@ -790,18 +767,14 @@ def _date(today) -> dt.date:
     return today if isinstance(today, dt.date) else dt.date.fromisoformat(str(today))
 
 
-def make_server(host: str = "127.0.0.1", port: int = 0, keys=(), premium_keys=(), today=None) -> Server:
-    server = Server((host, port), Handler)
-    server.state = State(_key_list(keys), _key_list(premium_keys), _date(today))
-    return server
+def make_server(host: str = "127.0.0.1", port: int = 0, keys=(), premium_keys=(), today=None) -> base.Server:
+    return base.Server((host, port), Handler, State(_key_list(keys), _key_list(premium_keys), _date(today)))
 
 
-def serve(host: str = "127.0.0.1", port: int = 0, keys=(), premium_keys=(), today=None):
-    """Start the emulator in a daemon thread; returns (server, thread). Stop with server.shutdown()."""
-    server = make_server(host, port, keys, premium_keys, today)
-    thread = threading.Thread(target=server.serve_forever, name="alpha-vantage-emulator", daemon=True)
-    thread.start()
-    return server, thread
+def serve(host: str = "127.0.0.1", port: int = 0, keys=(), premium_keys=(), today=None) -> tuple[base.Server, State]:
+    """Start the emulator in a daemon thread; returns (server, state). Stop with server.shutdown()."""
+    server = make_server(host, port, keys, premium_keys, today).start("alpha-vantage-emulator")
+    return server, server.state
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -813,13 +786,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--today", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD (default: today)")
     args = parser.parse_args(argv)
     server = make_server(args.host, args.port, args.keys, args.premium_keys, args.today)
-    print(f"LISTENING http://{args.host}:{server.server_address[1]}/query", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    base.serve_until_interrupted(server, server.url + "/query")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,22 @@
 """Start the whole local stack and invoke the real binary through it.
 
-Used by `scripts/run-local` and by the end-to-end tests (tests/e2e). It runs:
+Used by `scripts/run-local`, the end-to-end tests (tests/e2e) and the
+benchmark (bench/run.py): `from emulators import harness`. It runs:
 
 - moto's Secrets Manager server (a subprocess from the project's .venv),
   behind `secrets_proxy` (call counts, injected AWS faults);
-- the Alpha Vantage stand-in (`alpha_vantage.py`);
-- the Lambda Runtime API emulator (`runtime_api.py`);
+- the Alpha Vantage stand-in (`alpha_vantage`);
+- the Snowflake SQL API stand-in (`snowflake`), its DuckDB holding the demo
+  tables of `snowflake_demo`;
+- the Lambda Runtime API emulator (`runtime_api`), one per `Function`;
 - the `bootstrap` binary, with a scrubbed environment that points the AWS SDK
-  at the proxy and holds no real credentials.
+  at the proxy and holds no real credentials. A `Function` is the emulator's
+  sandbox: when an invocation times out the emulator resets it, which kills
+  the process, and the next invocation starts a fresh one (a cold start).
 
 Every server binds 127.0.0.1 on a free port. The binary's stdout and stderr
-go to files so callers can read logs and metrics lines.
+go to files (each new process appends) so callers can read logs and metrics
+lines.
 """
 
 from __future__ import annotations
@@ -21,19 +27,15 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
+from . import alpha_vantage, runtime_api, secrets_proxy, snowflake, snowflake_demo
 
-import alpha_vantage  # noqa: E402
-import runtime_api  # noqa: E402
-import secrets_proxy  # noqa: E402
-import snowflake  # noqa: E402
-import snowflake_demo  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 REGION = "us-east-1"
 SNOWFLAKE_KEYS = ROOT / "tests" / "fixtures" / "snowflake"
@@ -121,17 +123,30 @@ class Moto:
 
 
 class Function:
-    """The bootstrap binary behind a Runtime API emulator."""
+    """The bootstrap binary behind a Runtime API emulator, whose sandbox it is:
+    the emulator calls `start` before each invocation and `reset` when one timed
+    out. `on_next` (optional) is called as each GET /invocation/next arrives;
+    `first_next` is when the current process's first one arrived (monotonic),
+    `started` when the process was spawned, `starts` how many were."""
 
     def __init__(self, env: dict[str, str], binary: Path | None = None, timeout: float = 30.0,
-                 legacy_deadline: bool = False, logdir: Path | None = None):
-        self.server, self.emulator = runtime_api.serve(timeout=timeout, legacy_deadline=legacy_deadline)
+                 legacy_deadline: bool = False, logdir: Path | None = None,
+                 grace: float = runtime_api.GRACE_SECONDS, on_next: Callable[[], None] | None = None):
+        self._lock = threading.RLock()
+        self._on_next = on_next
+        self.proc: subprocess.Popen | None = None
+        self._fresh = True           # the next start() spawns a process
+        self.starts = 0
+        self.first_next: float | None = None
+        self.server, self.emulator = runtime_api.serve(timeout=timeout, legacy_deadline=legacy_deadline,
+                                                       grace=grace, sandbox=self, on_next=self._next_arrived)
         port = self.server.server_address[1]
         self.invoke_url = f"http://127.0.0.1:{port}{runtime_api.INVOKE}"
         self.logdir = logdir or Path(tempfile.mkdtemp(prefix="secret-fetch-"))
         self.stdout_path = self.logdir / "stdout.log"
         self.stderr_path = self.logdir / "stderr.log"
-        full_env = {
+        self.binary = binary or default_binary()
+        self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
             "AWS_LAMBDA_FUNCTION_NAME": "secret-fetch",
@@ -144,14 +159,37 @@ class Function:
             "AWS_EC2_METADATA_DISABLED": "true",
             **env,
         }
-        self.started = time.monotonic()
-        self.proc = subprocess.Popen(
-            [str(binary or default_binary())],
-            env=full_env,
-            stdout=open(self.stdout_path, "wb"),
-            stderr=open(self.stderr_path, "wb"),
-        )
+        self.start()
 
+    # -- the emulator's sandbox hooks ---------------------------------------------------------
+    def start(self) -> None:
+        """Spawn the process unless one is serving (the first, or the one after a reset)."""
+        with self._lock:
+            if not self._fresh:
+                return
+            mode = "ab" if self.starts else "wb"
+            with open(self.stdout_path, mode) as out, open(self.stderr_path, mode) as err:
+                self.started = time.monotonic()
+                self.first_next = None
+                self.proc = subprocess.Popen([str(self.binary)], env=self.env, stdout=out, stderr=err)
+            self.starts += 1
+            self._fresh = False
+
+    def reset(self) -> None:
+        """After a timed-out invocation: kill the process, as Lambda resets the sandbox."""
+        with self._lock:
+            if self.proc is not None and self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self._fresh = True
+
+    def _next_arrived(self) -> None:
+        if self.first_next is None:
+            self.first_next = time.monotonic()
+        if self._on_next is not None:
+            self._on_next()
+
+    # -- callers ------------------------------------------------------------------------------
     def invoke(self, event, timeout: float | None = None) -> tuple[bool, object]:
         """Invoke with `event` (a dict or raw bytes); returns (failed, body)."""
         data = event if isinstance(event, bytes) else json.dumps(event).encode()
@@ -159,13 +197,14 @@ class Function:
         if timeout is not None:
             headers["X-Emulator-Timeout"] = str(timeout)
         req = urllib.request.Request(self.invoke_url, data=data, headers=headers, method="POST")
-        with urllib.request.urlopen(req, timeout=(timeout or 30.0) + 10) as resp:
+        limit = (timeout if timeout is not None else self.emulator.timeout) + self.emulator.grace + 10
+        with urllib.request.urlopen(req, timeout=limit) as resp:
             failed = resp.headers.get("X-Amz-Function-Error") is not None
             raw = resp.read()
         return failed, json.loads(raw) if raw else None
 
     def output(self) -> str:
-        """Everything the binary wrote so far (stdout then stderr)."""
+        """Everything the binary's processes wrote so far (stdout then stderr)."""
         return self.stdout_path.read_text(errors="replace") + self.stderr_path.read_text(errors="replace")
 
     def log_lines(self) -> list[dict]:
@@ -180,7 +219,10 @@ class Function:
         return lines
 
     def stop(self):
-        stop_process(self.proc)
+        with self._lock:
+            if self.proc is not None:
+                stop_process(self.proc)
+            self._fresh = False   # stopped for good: no restart
         self.server.shutdown()
 
 
@@ -193,14 +235,14 @@ class Stack:
         self.moto = Moto()
         self.proxy, self.proxy_stats = secrets_proxy.serve(self.moto.url)
         self.secrets_url = f"http://127.0.0.1:{self.proxy.server_address[1]}"
-        self.av_server, _ = alpha_vantage.serve("127.0.0.1", 0, av_keys, premium_keys or [], today)
+        self.av_server, self.av_state = alpha_vantage.serve("127.0.0.1", 0, av_keys, premium_keys or [], today)
         self.av_url = f"http://127.0.0.1:{self.av_server.server_address[1]}/query"
         self.sf_server, self.sf = snowflake.serve(
             "127.0.0.1", 0, account=SNOWFLAKE_ACCOUNT, user=SNOWFLAKE_USER,
             public_key_pem=(SNOWFLAKE_KEYS / "rsa_key.pub").read_bytes(), tokens=snowflake_tokens or {},
         )
         self.sf_url = f"http://127.0.0.1:{self.sf_server.server_address[1]}"
-        self.sf_sql = snowflake_demo.register(self.sf)
+        self.sf_sql = snowflake_demo.load(self.sf)
         self.functions: list[Function] = []
 
     def function_env(self, **overrides: str) -> dict[str, str]:

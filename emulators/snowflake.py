@@ -1,40 +1,49 @@
 #!/usr/bin/env python3
 """Local stand-in for the Snowflake SQL API v2 (/api/v2/statements).
 
-Follows /work/shared/reference/snowflake-sql-api.md: the three endpoints and
-their query parameters (section 1), key-pair JWT / OAuth / PAT authentication
-on every request (section 2), the request body and typed positional bindings
-(section 3), the 200 / 202 / 408 / 422 / 429 / 5xx response shapes with
-partitioned results (section 4: partition 0 inline, partitions >= 1 always
-gzip with `Content-Encoding: gzip`), and requestId + retry=true deduplication
-(section 6). Cells are passed through exactly as registered, so tests supply
-them in Snowflake's wire encodings (section 5).
+Follows the snowflake-sql-api fact sheet (reference/snowflake-sql-api.md): the
+three endpoints and their query parameters (section 1), key-pair JWT / OAuth /
+PAT authentication on every request (section 2), the request body and typed
+positional bindings (section 3), the 200 / 202 / 408 / 422 / 429 / 5xx
+response shapes with partitioned results (section 4: partition 0 inline,
+partitions >= 1 always gzip with `Content-Encoding: gzip`), the cell encodings
+(section 5) and requestId + retry=true deduplication (section 6).
 
-Statements are not interpreted. Canned results are registered against the
-normalised statement text (stripped, whitespace collapsed, lower-cased, one
-trailing `;` dropped):
+Statements really run: an embedded DuckDB (emulators/snowflake_sql.py) executes
+the submitted SQL with the bindings converted from the SQL API's encodings, and
+the answer carries a rowType derived from DuckDB's result types, cells encoded
+as Snowflake encodes them, partitions of `partition_rows` rows, and for DML the
+one-row count result and `stats` (numRowsInserted, ...). Several statements in
+one request (with MULTI_STATEMENT_COUNT) run in order, each with its own
+handle (`statementHandles`). `state.engine` is the database; harness.Stack
+loads the demo tables of emulators/snowflake_demo.py into it.
+
+Registrations change how a statement is answered, for fault and hostile
+tests, keyed by the normalised statement text (stripped, whitespace collapsed,
+lower-cased, one trailing `;` dropped):
 
     server, state = serve(public_key_pem=pub_pem)
-    state.register("select id, name from customers where city = ?",
-                   Rows([column("ID", "fixed", precision=38, scale=0), column("NAME", "text")],
-                        [["1", "Ford"], ["2", None]]),
-                   expect_bindings={"1": {"type": "TEXT", "value": "Berlin"}},
-                   partition_rows=1000)
+    state.register("select 'slow' as s", Slow(1.0))             # 202 for a second, then DuckDB's answer
+    state.register("select id from customers where city = ?", Throttle(2),
+                   expect_bindings={"1": {"type": "TEXT", "value": "Berlin"}})
 
-Results: Rows, Dml, Failure, Slow (202 then the wrapped result), Throttle
-(429 + Retry-After for the first N submissions), ServerError (5xx for the first
-N submissions; `executed=True` runs the statement but loses the answer, for
-idempotent-retry tests). An unregistered statement answers 422 002003.
-
-Hostile results, for fault tests: Canned (every submission gets exactly this
+Slow (202 then the wrapped result), Throttle (429 + Retry-After for the first N
+submissions), ServerError (5xx for the first N submissions; `executed=True`
+runs the statement but loses the answer, for idempotent-retry tests) wrap
+another result; their `then=None` (the default) means "execute the statement".
+Rows, Dml and Failure are canned final answers for what a real engine cannot
+produce (absurd cells, lying shapes); Canned (every submission gets exactly this
 status, headers and body, e.g. a 307 to another origin, a 401 whose message
 echoes the token, a 50 MB inline partition 0; no statement is created) and
-Tampered (a Rows result whose answer lies: another rowType, a code such as
-391908 on the 200, partitionInfo entries that disagree with the partitions, or
-raw bytes served for a partition, e.g. a gzip bomb). `state.forget(handle)`
-drops a statement as if its stored result had expired.
+Tampered (a Rows result, or with rows=None the executed result, whose answer
+lies: another rowType, a code such as 391908 on the 200, partitionInfo entries
+that disagree with the partitions, or raw bytes served for a partition, e.g. a
+gzip bomb). `state.forget(handle)` drops a statement as if its stored result
+had expired. `expect_bindings` fails the statement (422 100037) when the
+request's bindings differ.
 
-Error codes this stand-in had to choose (the fact sheet leaves them open):
+Error codes this stand-in had to choose (the fact sheet leaves them open; SQL
+errors from DuckDB are listed in emulators/snowflake_sql.py):
   401 390101  missing / non-Bearer Authorization header, or an unknown
               X-Snowflake-Authorization-Token-Type value
   401 390144  any JWT failure, and an unknown / wrong-type PAT (like a JWT)
@@ -45,17 +54,21 @@ Error codes this stand-in had to choose (the fact sheet leaves them open):
   422 002040  (42601) binding type outside the documented set
   422 002099  (42601) array bindings of different lengths
   422 000008  (0A000) several statements without a matching MULTI_STATEMENT_COUNT
-  422 100037  (22018) bindings differ from the registration's expect_bindings
+  422 100132  (P0000) a statement of a multi-statement request failed
+  422 100037  (22018) a binding that does not convert, or bindings that differ
+              from the registration's expect_bindings
   422 391920  (22023) partition number out of range
   408 000630  (57014) a Slow statement outlived the request's `timeout`
 
-Test-only control endpoints (no auth): GET /__stats, POST /__reset,
-POST /__register (body: one fixture entry or a list, see `load_fixtures`),
-POST /__forget (body: {"handle": H} or {"statement": SQL}, optional "status": 404).
+Test-only control endpoints (no auth): GET /__stats and POST /__reset
+(emulators/base.py), POST /__register (body: one fixture entry or a list, see
+`load_fixtures`), POST /__forget (body: {"handle": H} or {"statement": SQL},
+optional "status": 404).
 
-CLI:  python emulators/snowflake.py --port 0 --public-key rsa_key.pub
+CLI:  python -m emulators.snowflake --port 0 --public-key rsa_key.pub
           [--public-key-2 other.pub] [--account ACME-ANALYTICS] [--user SVC_SECRET_FETCH]
           [--pat TOKEN]... [--oauth TOKEN]... [--partition-rows 1000] [--fixtures file.json]
+          [--demo]   (load the demo tables)
 Import: server, state = serve(host, port, account=..., user=..., public_key_pem=...,
                               tokens={...}, partition_rows=1000)
 Tokens, JWTs and keys are never printed or logged; recorded requests keep the
@@ -68,24 +81,27 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import dataclasses
 import gzip
 import hashlib
 import json
 import re
 import secrets
 import sys
-import threading
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from . import base
+from .snowflake_sql import (Engine, SqlError, count_placeholders, count_statements, normalise,  # noqa: F401
+                            split_statements)
 
 BASE = "/api/v2/statements"
 BINDING_TYPES = frozenset({"FIXED", "REAL", "DECFLOAT", "TEXT", "BINARY", "BOOLEAN", "DATE", "TIME",
@@ -96,6 +112,7 @@ MSG_ASYNC = ("Asynchronous execution in progress. Use provided query id to perfo
              "and management.")
 MSG_PAYLOAD = "Incoming request does not contain a valid payload."
 MSG_CANCELED = "SQL execution canceled"
+TEXT_LENGTH = 16777216
 REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
 
@@ -116,6 +133,7 @@ class Dml:
     updated: int = 0
     deleted: int = 0
     duplicates_updated: int = 0
+    statement: str | None = None   # "insert", "update" or "delete": the result's shape even at 0 rows
 
 
 @dataclass
@@ -129,14 +147,16 @@ class Failure:
 
 @dataclass
 class Slow:
-    """The POST answers 202 at once; GET status answers 202 until `seconds` have passed, then `then`."""
+    """The POST answers 202 at once; GET status answers 202 until `seconds` have passed, then `then`
+    (None: the statement's executed result)."""
     seconds: float
     then: Any = None
 
 
 @dataclass
 class Throttle:
-    """The first `times` submissions answer 429 390505 (with Retry-After unless None), then `then`."""
+    """The first `times` submissions answer 429 390505 (with Retry-After unless None), then `then`
+    (None: the statement runs)."""
     times: int
     retry_after: int | None = 1
     then: Any = None
@@ -144,8 +164,9 @@ class Throttle:
 
 @dataclass
 class ServerError:
-    """The first `times` submissions answer `status`, then `then`. executed=True: the statement does
-    run (handle remembered under its requestId) but the client only sees the error."""
+    """The first `times` submissions answer `status`, then `then` (None: the statement runs).
+    executed=True: the statement does run (handle remembered under its requestId) but the client
+    only sees the error."""
     times: int
     status: int = 503
     then: Any = None
@@ -168,12 +189,12 @@ class Canned:
 
 @dataclass
 class Tampered:
-    """A Rows result whose answer lies. `row_type` replaces the rowType sent (the cells stay as
-    they are), `code` / `message` replace the 200's code and message (e.g. "391908"),
+    """A Rows result (rows=None: the executed result) whose answer lies. `row_type` replaces the
+    rowType sent (the cells stay as they are), `code` / `message` replace the 200's code and message (e.g. "391908"),
     `partition_info` maps a partition index to fields overriding its partitionInfo entry, and
     `raw_partitions` maps a partition index >= 1 to the exact bytes served for it (gzip bytes
     are sent with Content-Encoding: gzip). partitionInfo otherwise describes the honest rows."""
-    rows: Rows
+    rows: Rows | None = None
     row_type: list | None = None
     code: str | None = None
     message: str | None = None
@@ -189,70 +210,6 @@ def column(name: str, type: str, *, precision: int | None = None, scale: int | N
     return {"name": name, "database": database, "schema": schema, "table": table, "type": type.lower(),
             "precision": precision, "scale": scale, "length": length, "byteLength": byte_length,
             "nullable": nullable, "collation": collation}
-
-
-def normalise(sql: str) -> str:
-    text = " ".join(sql.split()).lower()
-    if text.endswith(";"):
-        text = text[:-1].rstrip()
-    return text
-
-
-# --- SQL scanning (placeholders, statement count) --------------------------------------
-
-def _scan(sql: str):
-    """Yield (index, char) for characters outside quotes, identifiers, comments and $$ blocks."""
-    i, n = 0, len(sql)
-    while i < n:
-        c = sql[i]
-        if c in "'\"":
-            i += 1
-            while i < n:
-                if sql[i] == "\\" and c == "'":
-                    i += 2
-                    continue
-                if sql[i] == c:
-                    if i + 1 < n and sql[i + 1] == c:
-                        i += 2
-                        continue
-                    break
-                i += 1
-            i += 1
-        elif sql.startswith("--", i) or sql.startswith("//", i):
-            end = sql.find("\n", i)
-            i = n if end < 0 else end + 1
-        elif sql.startswith("/*", i):
-            end = sql.find("*/", i + 2)
-            i = n if end < 0 else end + 2
-        elif sql.startswith("$$", i):
-            end = sql.find("$$", i + 2)
-            i = n if end < 0 else end + 2
-        else:
-            yield i, c
-            i += 1
-
-
-def count_placeholders(sql: str) -> int:
-    """`?` placeholders outside literals; without any, the highest `:N` placeholder."""
-    positions = [i for i, c in _scan(sql) if c == "?"]
-    if positions:
-        return len(positions)
-    highest = 0
-    for i, c in _scan(sql):
-        if c == ":" and (i == 0 or sql[i - 1] != ":"):
-            m = re.match(r":(\d+)", sql[i:])
-            if m:
-                highest = max(highest, int(m[1]))
-    return highest
-
-
-def count_statements(sql: str) -> int:
-    cuts = [i for i, c in _scan(sql) if c == ";"]
-    pieces, start = [], 0
-    for cut in cuts + [len(sql)]:
-        pieces.append(sql[start:cut])
-        start = cut + 1
-    return sum(1 for p in pieces if p.strip()) or 1
 
 
 # --- Keys and JWTs --------------------------------------------------------------------
@@ -365,17 +322,20 @@ class _Statement:
     timed_out: bool = False
     _cache: dict = field(default_factory=dict)
     tamper: Any = None               # a Tampered result's overrides
+    handles: list | None = None      # a multi-statement request's child statements
 
     @property
     def status_url(self) -> str:
         return f"{BASE}/{self.handle}?requestId={self.request_id}"
 
 
-class State:
-    """What tests inspect and configure. All access goes through `lock`."""
+class State(base.State):
+    """What tests inspect and configure. All access goes through `lock`; `engine` is the DuckDB
+    database statements run on (it keeps its tables across reset())."""
 
     def __init__(self, account: str, user: str, public_key_pem=None, tokens=None, partition_rows: int = 1000):
-        self.lock = threading.RLock()
+        super().__init__()
+        self.engine = Engine()
         self.account = account.upper()
         self.user = user.upper()
         self.partition_rows = partition_rows
@@ -393,7 +353,8 @@ class State:
 
     # -- configuration -----------------------------------------------------------------
     def reset(self) -> None:
-        """Forget registrations, statements, requestIds, requests and counters (keys/tokens stay)."""
+        """Forget registrations, statements, requestIds, requests and counters (keys, tokens and the
+        database's tables stay)."""
         with self.lock:
             self.registry = {}
             self.statements: dict[str, _Statement] = {}
@@ -434,9 +395,10 @@ class State:
         with self.lock:
             self.tokens = dict(tokens)
 
-    def register(self, sql: str, result, *, expect_bindings: dict | None = None,
+    def register(self, sql: str, result=None, *, expect_bindings: dict | None = None,
                  partition_rows: int | list[int] | None = None) -> str:
-        """Register a canned result for a statement; returns the normalised key."""
+        """Register how a statement is answered (result None: it runs, only `expect_bindings` and
+        `partition_rows` apply); returns the normalised key."""
         _validate_result(result)
         key = normalise(sql)
         with self.lock:
@@ -465,6 +427,10 @@ class State:
         key = normalise(sql)
         with self.lock:
             return [h for h, st in self.statements.items() if st.sql == key]
+
+    def query(self, sql: str, params: list | None = None) -> list[tuple]:
+        """Run SQL on the stand-in's database directly (setup and checks; no statement is recorded)."""
+        return self.engine.run(sql, params)
 
     def stats(self) -> dict:
         with self.lock:
@@ -568,20 +534,20 @@ class State:
 def _validate_result(result, depth: int = 0) -> None:
     if depth > 20:
         raise ValueError("result nesting too deep")
+    if result is None:   # execute the statement
+        return
     if isinstance(result, (Throttle, ServerError)):
-        if result.then is None:
-            raise ValueError(f"{type(result).__name__} needs then=<result>")
         _validate_result(result.then, depth + 1)
     elif isinstance(result, Slow):
-        if result.then is None or isinstance(result.then, (Throttle, ServerError, Canned)):
-            raise ValueError("Slow needs then=<Rows | Dml | Failure | Tampered | Slow>")
+        if isinstance(result.then, (Throttle, ServerError, Canned)):
+            raise ValueError("Slow needs then=<None | Rows | Dml | Failure | Tampered | Slow>")
         _validate_result(result.then, depth + 1)
     elif isinstance(result, Canned):
         if not isinstance(result.status, int) or not isinstance(result.body, (dict, list, bytes, type(None))):
             raise ValueError("Canned needs an int status and a dict, list, bytes or None body")
     elif isinstance(result, Tampered):
-        if not isinstance(result.rows, Rows):
-            raise ValueError("Tampered needs rows=<Rows>")
+        if result.rows is not None and not isinstance(result.rows, Rows):
+            raise ValueError("Tampered needs rows=<Rows> or None (the executed result)")
         _validate_result(result.rows, depth + 1)
         for i, raw in result.raw_partitions.items():
             if not isinstance(i, int) or i < 1 or not isinstance(raw, bytes):
@@ -632,9 +598,9 @@ def _split(rows: list, sizes) -> list[list]:
 def _dml_shape(dml: Dml, inserted: int):
     counts = {"inserted": inserted, "updated": dml.updated, "deleted": dml.deleted}
     fixed = dict(type="fixed", precision=19, scale=0, nullable=False, database="", schema="", table="")
-    if dml.updated and not inserted and not dml.deleted:
+    if dml.statement == "update" or (dml.updated and not inserted and not dml.deleted):
         cols = [("number of rows updated", dml.updated), ("number of multi-joined rows updated", 0)]
-    elif dml.deleted and not inserted and not dml.updated:
+    elif dml.statement == "delete" or (dml.deleted and not inserted and not dml.updated):
         cols = [("number of rows deleted", dml.deleted)]
     elif dml.updated or dml.deleted:
         cols = [(f"number of rows {k}", v) for k, v in counts.items()]
@@ -692,6 +658,8 @@ def _result_reply(st: _Statement) -> Reply:
             "sqlState": "00000", "statementHandle": st.handle, "message": MSG_OK, "createdOn": st.created_on}
     if st.stats is not None:
         body["stats"] = st.stats
+    if st.handles is not None:
+        body["statementHandles"] = list(st.handles)
     t = st.tamper
     if t is not None:
         if t.row_type is not None:
@@ -935,8 +903,9 @@ def submit(state: State, query: dict, body, authorization: str | None = None) ->
                 delay += max(0.0, float(node.seconds))
                 node = node.then
             st.ready_at = now + delay
-            final = node if reg else Failure("002003", "42S02",
-                                             "SQL compilation error:\nObject does not exist or not authorized.")
+            final = node
+            if final is None or (isinstance(final, Tampered) and final.rows is None):
+                final = _execute(state, st, sql_text, body, final)
         else:
             final = failure
         _materialise(state, st, final, reg, array_len)
@@ -974,6 +943,54 @@ def _precheck(state: State, reg, sql_text, params, bindings, problem: BindingPro
             state.request_errors.append("expect_bindings: " + "; ".join(diffs))
             return Failure("100037", "22018", "Bindings do not match the expected bindings: " + "; ".join(diffs))
     return None
+
+
+MULTI_ROW_TYPE = [column("multiple statement execution", "text", length=TEXT_LENGTH, byte_length=TEXT_LENGTH,
+                         database="", schema="")]
+
+
+def _run(state: State, sql_text: str, bindings, body: dict):
+    """Run one statement on the engine: Rows, Dml or Failure."""
+    names = {k: str(body.get(k) or "").upper() for k in ("database", "schema")}
+    try:
+        result = state.engine.execute(sql_text, bindings, database=names["database"], schema=names["schema"])
+    except SqlError as exc:
+        state.request_errors.append(f"sql error {exc.code}")
+        return Failure(exc.code, exc.sql_state, exc.message)
+    if result.kind == "rows":
+        return Rows(result.row_type, result.rows)
+    if result.kind == "ddl":
+        return Rows([column("status", "text", length=TEXT_LENGTH, byte_length=TEXT_LENGTH, database="",
+                            schema="")], [[MSG_OK]])
+    counts = {"inserted": 0, "updated": 0, "deleted": 0}
+    counts[{"insert": "inserted", "update": "updated", "delete": "deleted"}[result.kind]] = result.count
+    return Dml(**counts, statement=result.kind)
+
+
+def _execute(state: State, st: _Statement, sql_text: str, body: dict, tampered: Tampered | None):
+    """The executed result of a new statement (several statements: each its own child statement)."""
+    pieces = split_statements(sql_text)
+    if len(pieces) == 1:
+        final = _run(state, sql_text, body.get("bindings"), body)
+        if tampered is not None:
+            return dataclasses.replace(tampered, rows=final) if isinstance(final, Rows) else final
+        return final
+    if body.get("bindings"):
+        return Failure("000008", "0A000", "Bindings are not supported in a request with multiple statements.")
+    handles = []
+    for n, piece in enumerate(pieces, 1):
+        child = _Statement(handle=_new_handle(), request_id=str(uuid.uuid4()), sql=normalise(piece),
+                           created_on=int(time.time() * 1000), submitted=st.submitted, ready_at=st.ready_at,
+                           timeout=st.timeout, final=None, nullable=st.nullable)
+        state.statements[child.handle] = child
+        handles.append(child.handle)
+        result = _run(state, piece, None, body)
+        _materialise(state, child, result, None, None)
+        if isinstance(result, Failure):
+            return Failure("100132", "P0000", f"Execution of multiple statements failed on statement {n} "
+                                              f"(\"{' '.join(piece.split())[:60]}\").\n{result.message}")
+    st.handles = handles
+    return Rows([dict(c) for c in MULTI_ROW_TYPE], [["Multiple statements executed successfully."]])
 
 
 def _materialise(state: State, st: _Statement, final, reg, array_len) -> None:
@@ -1046,12 +1063,17 @@ def cancel(state: State, handle: str) -> Reply:
 
 # --- Fixtures (JSON) for the CLI and /__register ------------------------------------------
 
-def result_from_json(obj: dict):
-    """{"kind": "rows", "rowType": [...], "data": [...], "partitionRows": N} | {"kind": "dml", "inserted": N,
-    "updated": N, "deleted": N} | {"kind": "failure", "code", "sqlState", "message"} | {"kind": "slow",
-    "seconds", "then"} | {"kind": "throttle", "times", "retryAfter", "then"} | {"kind": "server_error",
-    "times", "status", "executed", "then"} | {"kind": "canned", "status", "headers", "body" | "bodyBase64"}"""
+def result_from_json(obj: dict | None):
+    """None or {"kind": "execute"} (run the statement) | {"kind": "rows", "rowType": [...], "data": [...],
+    "partitionRows": N} | {"kind": "dml", "inserted": N, "updated": N, "deleted": N} | {"kind": "failure",
+    "code", "sqlState", "message"} | {"kind": "slow", "seconds", "then"} | {"kind": "throttle", "times",
+    "retryAfter", "then"} | {"kind": "server_error", "times", "status", "executed", "then"} |
+    {"kind": "canned", "status", "headers", "body" | "bodyBase64"} (a missing "then" runs the statement)"""
+    if obj is None:
+        return None
     kind = str(obj.get("kind", "")).lower()
+    if kind == "execute":
+        return None
     if kind == "rows":
         return Rows(obj["rowType"], obj.get("data", []), obj.get("partitionRows"))
     if kind == "dml":
@@ -1060,11 +1082,11 @@ def result_from_json(obj: dict):
     if kind == "failure":
         return Failure(obj["code"], obj.get("sqlState", "42000"), obj["message"], obj.get("httpStatus", 422))
     if kind == "slow":
-        return Slow(obj["seconds"], result_from_json(obj["then"]))
+        return Slow(obj["seconds"], result_from_json(obj.get("then")))
     if kind == "throttle":
-        return Throttle(obj.get("times", 1), obj.get("retryAfter", 1), result_from_json(obj["then"]))
+        return Throttle(obj.get("times", 1), obj.get("retryAfter", 1), result_from_json(obj.get("then")))
     if kind == "server_error":
-        return ServerError(obj.get("times", 1), obj.get("status", 503), result_from_json(obj["then"]),
+        return ServerError(obj.get("times", 1), obj.get("status", 503), result_from_json(obj.get("then")),
                            bool(obj.get("executed", False)), obj.get("retryAfter"))
     if kind == "canned":
         body = base64.b64decode(obj["bodyBase64"]) if "bodyBase64" in obj else obj.get("body")
@@ -1077,7 +1099,7 @@ def load_fixtures(state: State, entries) -> int:
     if isinstance(entries, dict):
         entries = [entries]
     for entry in entries:
-        state.register(entry["statement"], result_from_json(entry["result"]),
+        state.register(entry["statement"], result_from_json(entry.get("result")),
                        expect_bindings=entry.get("expectBindings"), partition_rows=entry.get("partitionRows"))
     return len(entries)
 
@@ -1120,40 +1142,12 @@ def _accepts_gzip(value: str | None) -> bool:
     return False
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes: without TCP_NODELAY a
-    # delayed ACK adds ~40 ms to every call on a kept-alive connection.
-    disable_nagle_algorithm = True
+class Handler(base.Handler):
     server_version = "SnowflakeEmulator/1.0"
-    timeout = 30
-
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - quiet: requests carry tokens
-        pass
-
-    @property
-    def state(self) -> State:
-        return self.server.state
+    controls = {("POST", "/__forget"): "control_forget", ("POST", "/__register"): "control_register"}
+    _record: dict | None = None
 
     # -- I/O ---------------------------------------------------------------------------------
-    def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            data = b""
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                data += self.rfile.read(size)
-                self.rfile.readline()
-        else:
-            length = int(self.headers.get("Content-Length") or 0)
-            data = self.rfile.read(length) if length > 0 else b""
-        if (self.headers.get("Content-Encoding") or "").lower() == "gzip" and data:
-            data = gzip.decompress(data)
-        return data
-
     def _send(self, reply: Reply) -> None:
         if self._record is not None:
             self._record["status"] = reply.status
@@ -1167,30 +1161,22 @@ class Handler(BaseHTTPRequestHandler):
             if reply.status == 200 and self.state.gzip_when_accepted and _accepts_gzip(
                     self.headers.get("Accept-Encoding")) and self.command != "HEAD":
                 data, compressed = gzip.compress(data, mtime=0), True
-        self.send_response(reply.status)
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        if data:
-            self.send_header("Content-Type", "application/json")
+        headers = dict(reply.headers)
         if compressed:
-            self.send_header("Content-Encoding", "gzip")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if data and self.command != "HEAD":
-            self.wfile.write(data)
+            headers["Content-Encoding"] = "gzip"
+        self.send_bytes(reply.status, data, "application/json", headers)
 
     # -- dispatch ----------------------------------------------------------------------------
     def _handle(self) -> None:
         self._record = None
         url = urlsplit(self.path)
         try:
-            raw = self._read_body()
+            raw = self.read_body()
         except (ValueError, OSError, EOFError):
             self.close_connection = True
             self._send(Reply(400, _payload_error()))
             return
-        if url.path.startswith("/__"):
-            self._control(url.path, raw)
+        if self.control(url.path, raw) or self.inject_fault(raw):
             return
         query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         kind, handle = _route(url.path)
@@ -1259,49 +1245,33 @@ class Handler(BaseHTTPRequestHandler):
         self._record["body"] = body
         return submit(state, query, body, self.headers.get("Authorization"))
 
-    def _control(self, path: str, raw: bytes) -> None:
+    def control_forget(self, raw: bytes) -> None:
         state = self.state
-        if path == "/__stats" and self.command == "GET":
-            self._send(Reply(200, state.stats()))
-        elif path == "/__reset" and self.command == "POST":
-            state.reset()
-            self._send(Reply(200, {"ok": True}))
-        elif path == "/__forget" and self.command == "POST":
-            try:
-                req = json.loads(raw or b"{}")
-                code = int(req.get("status", 422))
-                handles = [req["handle"]] if "handle" in req else state.handles_for(req["statement"])
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                self._send(Reply(400, {"error": f"bad request: {type(exc).__name__}"}))
-                return
-            known = [h for h in handles if state.forget(h, code)]
-            self._send(Reply(200, {"ok": True, "forgotten": known}))
-        elif path == "/__register" and self.command == "POST":
-            try:
-                n = load_fixtures(state, json.loads(raw or b"[]"))
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                self._send(Reply(400, {"error": f"bad fixture: {type(exc).__name__}: {exc}"[:300]}))
-                return
-            self._send(Reply(200, {"ok": True, "registered": n}))
-        else:
-            self._send(Reply(404, {"error": "not found"}))
+        try:
+            req = json.loads(raw or b"{}")
+            code = int(req.get("status", 422))
+            handles = [req["handle"]] if "handle" in req else state.handles_for(req["statement"])
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            self.send_json(400, {"error": f"bad request: {type(exc).__name__}"})
+            return
+        known = [h for h in handles if state.forget(h, code)]
+        self.send_json(200, {"ok": True, "forgotten": known})
+
+    def control_register(self, raw: bytes) -> None:
+        try:
+            n = load_fixtures(self.state, json.loads(raw or b"[]"))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            self.send_json(400, {"error": f"bad fixture: {type(exc).__name__}: {exc}"[:300]})
+            return
+        self.send_json(200, {"ok": True, "registered": n})
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address) -> None:
-        pass  # client disconnects; nothing worth printing
-
-
 def make_server(host: str = "127.0.0.1", port: int = 0, *, account: str = "ACME-ANALYTICS",
                 user: str = "SVC_SECRET_FETCH", public_key_pem: bytes | None = None,
-                tokens: dict[str, str] | None = None, partition_rows: int = 1000) -> Server:
-    server = Server((host, port), Handler)
-    server.state = State(account, user, public_key_pem, tokens, partition_rows)
-    return server
+                tokens: dict[str, str] | None = None, partition_rows: int = 1000) -> base.Server:
+    return base.Server((host, port), Handler, State(account, user, public_key_pem, tokens, partition_rows))
 
 
 def serve(host: str = "127.0.0.1", port: int = 0, *, account: str = "ACME-ANALYTICS",
@@ -1309,9 +1279,7 @@ def serve(host: str = "127.0.0.1", port: int = 0, *, account: str = "ACME-ANALYT
           tokens: dict[str, str] | None = None, partition_rows: int = 1000):
     """Start the stand-in in a daemon thread; returns (server, state). Stop with server.shutdown()."""
     server = make_server(host, port, account=account, user=user, public_key_pem=public_key_pem,
-                         tokens=tokens, partition_rows=partition_rows)
-    thread = threading.Thread(target=server.serve_forever, name="snowflake-emulator", daemon=True)
-    thread.start()
+                         tokens=tokens, partition_rows=partition_rows).start("snowflake-emulator")
     return server, server.state
 
 
@@ -1327,6 +1295,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--oauth", action="append", default=[], help="an accepted OAuth access token")
     parser.add_argument("--partition-rows", type=int, default=1000)
     parser.add_argument("--fixtures", help="JSON file of registrations (see load_fixtures)")
+    parser.add_argument("--demo", action="store_true", help="load the demo tables (emulators/snowflake_demo.py)")
     args = parser.parse_args(argv)
     tokens = {t: "PROGRAMMATIC_ACCESS_TOKEN" for t in args.pat}
     tokens.update({t: "OAUTH" for t in args.oauth})
@@ -1335,16 +1304,13 @@ def main(argv: list[str] | None = None) -> None:
                          tokens=tokens, partition_rows=args.partition_rows)
     if args.public_key_2:
         server.state.set_public_key(open(args.public_key_2, "rb").read(), slot=2)
+    if args.demo:
+        from . import snowflake_demo
+        snowflake_demo.load(server.state)
     if args.fixtures:
         with open(args.fixtures, encoding="utf-8") as fh:
             load_fixtures(server.state, json.load(fh))
-    print(f"LISTENING http://{args.host}:{server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    base.serve_until_interrupted(server, server.url)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@ Snowflake SQL API stand-in verifies the JWTs signed with that key.
 --aws mode: nothing is emulated but the Lambda Runtime API; the binary reads
 ALPHA_VANTAGE_SECRET / SNOWFLAKE_SECRET from real Secrets Manager with your
 AWS credentials and calls the real services.
+
+Run from the repository root as a module (scripts/run-local does):
+`.venv/bin/python -m scripts.run_local [events...]`.
 """
 
 from __future__ import annotations
@@ -17,10 +20,9 @@ import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "emulators"))
+from emulators import harness
 
-import harness  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 DEMO_KEY = "local-demo-key"
 SECRET_NAME = "secret-fetch/alpha-vantage"

@@ -1,19 +1,18 @@
 """Fixtures for the end-to-end suite: the real bootstrap binary behind the
-Runtime API emulator, with moto (Secrets Manager) and the Alpha Vantage
-stand-in, all on 127.0.0.1."""
+Runtime API emulator, with moto (Secrets Manager), the Alpha Vantage and the
+Snowflake stand-ins, all on 127.0.0.1. The stand-ins are the `emulators`
+package (pytest.ini puts the repository root on sys.path)."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "emulators"))
+from emulators import harness
 
-import harness  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 # Planted in Secrets Manager and accepted by the stand-in; must never appear
 # in any output. The stand-in echoes it in its daily-limit message, as the real

@@ -225,6 +225,31 @@ def test_http_budget_is_capped(stack):
     assert http_body(response)["error"]["kind"] == "deadline_exceeded"
 
 
+def test_timed_out_invocation_is_followed_by_a_cold_start(stack):
+    """As in Lambda, a sandbox whose invocation timed out is reset: its process is
+    killed and the next invocation starts a new one, with empty caches. The
+    constant (legacy) deadline lets the function run past its 1 s timeout."""
+    f = stack.start_function(env={"ALPHA_VANTAGE_SECRET": SECRET}, timeout=1.0, legacy_deadline=True, grace=0.5)
+    for _ in range(2):
+        failed, body = f.invoke(quote())
+        assert not failed, body
+    first = f.proc
+    calls = stack.secret_calls()
+    failed, body = f.invoke(quote("SLOW"))   # the stand-in answers after 5 s
+    assert failed and body["errorType"] == "Sandbox.Timedout", body
+    assert first.poll() is not None, "the timed-out process was killed"
+    failed, body = f.invoke(quote())
+    assert not failed, body
+    assert f.proc.pid != first.pid and f.proc.poll() is None, "a new process served it"
+    assert stack.secret_calls() - calls == 1, "the new process read the secret again: empty caches"
+    time.sleep(0.2)
+    emf = [line for line in f.log_lines() if "_aws" in line]
+    assert [e["ColdStart"] for e in emf] == [1, 0, 1], "cold, warm, (timed out: no line), cold again"
+    assert emf[-1]["SecretCacheMiss"] == 1
+    stats = f.emulator.stats()
+    assert stats["timeouts"] == 1 and stats["sandbox_resets"] == 1 and f.starts == 2
+
+
 def test_emulator_constant_deadline_is_handled(stack):
     f = stack.start_function(env={"ALPHA_VANTAGE_SECRET": SECRET}, legacy_deadline=True)
     failed, body = f.invoke(quote())

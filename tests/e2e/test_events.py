@@ -31,8 +31,20 @@ EXPECTED = {
     "function-url-get-snowflake-daily-orders.json": (200, "snowflake", "daily_orders", None, None, None),
 }
 
-# What the Snowflake stand-in's canned results give (emulators/snowflake_demo.py).
-SNOWFLAKE_ROWS = {"customers_by_city": 2500, "daily_orders": 14, "add_customers": 1}
+# What the Snowflake stand-in's DuckDB answers for each event's statement and
+# parameters (emulators/snowflake_demo.py): 2,500 Berlin customers, 356 Oslo
+# customers signed up since 2024-01-01, one row per day of a daily_orders
+# window, one count row for an INSERT.
+SNOWFLAKE_ROWS = {
+    "console-snowflake-customers.json": 2500,
+    "rest-get-snowflake-customers.json": 2500,
+    "http-api-get-snowflake-customers.json": 356,
+    "console-snowflake-insert-many.json": 1,
+    "eventbridge-snowflake-daily-orders.json": 7,       # 2026-01-01…07
+    "scheduler-input-snowflake-daily-orders.json": 7,   # 2026-01-08…14
+    "http-api-post-snowflake-daily-orders.json": 14,    # 2026-01-01…14
+    "function-url-get-snowflake-daily-orders.json": 3,  # 2026-01-01…03
+}
 
 
 def test_every_event_file_has_an_expectation():
@@ -68,7 +80,7 @@ def test_event(fn, path):
     for row in rows:
         assert list(row) == names, "every row has every column, in column order"
     if provider == "snowflake":
-        check_snowflake(event, body, what)
+        check_snowflake(event, body, what, SNOWFLAKE_ROWS[path.name])
         return
     assert body["meta"]["function"] == what
     assert body["next_cursor"] is None
@@ -92,17 +104,23 @@ def test_event(fn, path):
         assert len(rows) == 1
 
 
-def check_snowflake(event, body, query):
+def check_snowflake(event, body, query, num_rows):
     assert body["meta"]["query"] == query
-    assert body["meta"]["num_rows"] == SNOWFLAKE_ROWS[query]
+    assert body["meta"]["num_rows"] == num_rows
     task = event.get("detail") or event
     if "queryStringParameters" in event and "max_rows" in (event["queryStringParameters"] or {}):
         max_rows = int(event["queryStringParameters"]["max_rows"])
     else:
         max_rows = task.get("max_rows") if isinstance(task, dict) else None
-    expected = min(SNOWFLAKE_ROWS[query], max_rows or 10**9)
+    expected = min(num_rows, max_rows or 10**9)
     assert body["row_count"] == expected
-    assert (body["next_cursor"] is not None) == (expected < SNOWFLAKE_ROWS[query])
+    assert (body["next_cursor"] is not None) == (expected < num_rows)
     if query == "add_customers":
         assert body["rows"] == [{"number of rows inserted": 3}]
         assert body["meta"]["stats"] == {"num_rows_inserted": 3}
+    if query == "customers_by_city":
+        city = (task.get("params") or event.get("queryStringParameters") or {}).get("city")
+        assert city and all(row["CITY"] == city for row in body["rows"]), "only the city asked for"
+    if query == "daily_orders":
+        days = [row["ORDER_DATE"] for row in body["rows"]]
+        assert days == sorted(set(days)), "one row per day, oldest first"

@@ -18,6 +18,8 @@ import pytest
 from conftest import PREMIUM, SECRET, SENTINEL, http_body
 from test_behaviour import quote, rest_get, task
 
+from emulators import alpha_vantage as av
+
 UTF8_CUT = "ABCDEFGHI\u00e912345678"
 assert len(UTF8_CUT.encode()) == 19
 
@@ -285,7 +287,6 @@ def test_key_echoed_by_alpha_vantage_leaves_in_no_form(fresh, mode, function):
 def test_key_forms_detector_sees_every_form():
     """The detector above is what the redaction tests rest on: check it."""
     key = SENTINEL
-    import alpha_vantage as av
     assert key_forms("nothing here", key) == []
     assert key_forms(key.lower(), key) and key_forms(key.upper(), key)
     assert key_forms("".join(f"%{b:02X}" for b in key.encode()), key)

@@ -15,12 +15,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, urlencode
 
 import pytest
-import snowflake as sf
-import snowflake_demo
 from conftest import ROOT, SF_SECRET, http_body
 from test_behaviour import rest_get
 from test_sentinel import JWT
 from test_snowflake import customers, posts, sf_task
+
+from emulators import snowflake as sf
+from emulators import snowflake_demo
 
 HOSTILE_STATEMENTS = ROOT / "tests" / "e2e" / "hostile-statements.toml"
 NAMED = snowflake_demo.statements(HOSTILE_STATEMENTS)
@@ -240,9 +241,9 @@ CELLS = [["1", "a", "10"], ["2", "b", "20"], ["3", "c", "30"], ["4", "d", "40"],
     (["ID", "ID_2", "ID"], ["ID", "ID_2", "ID_3"]),
 ], ids=["ID-NAME-ID", "ID-ID_2-ID"])
 def test_duplicate_column_names_are_suffixed(stack, hostile, names, expected):
-    sql = "select " + ", ".join(names).lower() + " from dup_" + "_".join(names).lower()
-    cols = [sf.column(n, c["type"], precision=c["precision"], scale=c["scale"]) for n, c in zip(names, COLS)]
-    stack.sf.register(sql, sf.Rows(cols, CELLS[:2]))
+    # Real SQL: Snowflake (and the stand-in's DuckDB) answer duplicate column names as they are.
+    sql = ("select " + ", ".join(f"{c} as {n.lower()}" for c, n in zip("abc", names))
+           + " from (values (1, 'a', 10), (2, 'b', 20)) as t(a, b, c) order by a")
     failed, body = hostile.invoke(sf_task(statement=sql))
     assert not failed, body
     assert [c["name"] for c in body["columns"]] == expected
@@ -273,9 +274,8 @@ def test_shape_mismatches_fail_instead_of_returning_wrong_rows(stack, hostile, c
 
 
 def test_result_set_too_large_code_is_too_large(stack, hostile):
-    stack.sf.register(NAMED["too_big"], sf.Tampered(
-        sf.Rows([sf.column("S", "text")], [["part of a result"]]), code="391908",
-        message="Result set is too large; the response holds only part of it."))   # composed message
+    stack.sf.register(NAMED["too_big"], sf.Tampered(   # the executed result, with code 391908
+        code="391908", message="Result set is too large; the response holds only part of it."))   # composed message
     failed, body = hostile.invoke(sf_task("too_big"))
     assert_error(failed, body, "too_large")
     for event in (rest_get("/v1/snowflake/too_big"), http_api("/v1/snowflake/too_big")):

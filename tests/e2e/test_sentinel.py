@@ -7,10 +7,12 @@ import json
 import re
 import time
 
-import harness
 from conftest import PREMIUM, SENTINEL, SF_PAT, events
 from test_behaviour import quote, rest_get, task
 from test_hostile_av import key_forms
+
+from emulators import harness
+from emulators import snowflake as sf
 
 
 # header.payload.signature, both JSON parts base64url ("eyJ" = '{"').
@@ -18,7 +20,6 @@ JWT = re.compile(r"eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+")
 
 
 def test_jwt_pattern_matches_a_real_jwt():
-    import snowflake as sf
     token = sf.mint_jwt(harness.snowflake_private_key().encode(), "ACME", "USER")
     assert JWT.search(f"Authorization: Bearer {token}")
 
