@@ -6,7 +6,7 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use lambda_runtime::{LambdaEvent, service_fn};
-use secret_fetch::secrets::SecretsManagerSource;
+use secret_fetch::secrets::{SecretsManagerSource, sdk_http_client};
 use secret_fetch::{App, AppError, Config, http_client, telemetry};
 use serde_json::value::RawValue;
 
@@ -36,7 +36,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 /// Read the configuration and build the clients and the handler.
 async fn start() -> Result<App<SecretsManagerSource>, AppError> {
     let config = Config::from_env()?;
+    let http = http_client()?;
     let sdk_config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(sdk_http_client(http.clone()))
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(config.sdk.connect_timeout)
@@ -48,7 +50,7 @@ async fn start() -> Result<App<SecretsManagerSource>, AppError> {
         .load()
         .await;
     let secrets = SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&sdk_config));
-    App::new(config, secrets, http_client()?)
+    App::new(config, secrets, http)
 }
 
 /// glibc hands freed memory back to the kernel (trim) and serves large

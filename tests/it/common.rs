@@ -63,6 +63,9 @@ impl Moto {
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::for_tests())
             .endpoint_url(&self.url)
+            .http_client(secret_fetch::secrets::sdk_http_client(
+                secret_fetch::http_client().unwrap(),
+            ))
             .build();
         Client::from_conf(config)
     }
