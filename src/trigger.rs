@@ -124,16 +124,24 @@ pub(crate) fn classify(event: Value, default_task: Option<&Value>) -> Result<Inv
             type_name(&event)
         )));
     };
+    // A field set to null counts as absent (local tools fill unused fields
+    // of one payload format with nulls).
+    let present = |map: &serde_json::Map<String, Value>, key: &str| {
+        map.get(key).is_some_and(|v| !v.is_null())
+    };
     let context = obj.get("requestContext").and_then(Value::as_object);
-    let is_alb = context.is_some_and(|c| c.contains_key("elb"));
-    let is_rest = obj.contains_key("httpMethod") && context.is_some() && !is_alb;
+    let is_alb = context.is_some_and(|c| present(c, "elb"));
+    // An event that declares payload version 2.0 and carries
+    // `requestContext.http` is an HTTP API / Function URL request, whatever
+    // else it carries; REST's shape (or version 1.0) is REST.
     let is_v2 = obj.get("version").and_then(Value::as_str) == Some("2.0")
         && context
             .and_then(|c| c.get("http"))
             .and_then(|h| h.get("method"))
-            .is_some();
-    let is_envelope = obj.contains_key("source") && obj.contains_key("detail-type");
-    let is_task = obj.contains_key("provider");
+            .is_some_and(|m| !m.is_null());
+    let is_rest = !is_v2 && present(obj, "httpMethod") && context.is_some() && !is_alb;
+    let is_envelope = present(obj, "source") && present(obj, "detail-type");
+    let is_task = present(obj, "provider");
     let shapes: Vec<&str> = [
         (is_rest, "an API Gateway REST request"),
         (is_v2, "an HTTP API / Function URL request"),
@@ -381,6 +389,47 @@ mod tests {
             let err = classify(ev.clone(), None).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::UnrecognizedEvent, "{ev}");
         }
+    }
+
+    #[test]
+    fn a_payload_that_declares_version_2_is_http_api_whatever_else_it_carries() {
+        // As cargo-lambda's Function URL front sends it: a 2.0 request that
+        // also has `httpMethod` and nulls for REST-only fields.
+        let ev = json!({"version": "2.0", "routeKey": "$default", "rawPath": "/v1/alpha-vantage/GLOBAL_QUOTE",
+            "rawQueryString": "symbol=IBM", "queryStringParameters": {"symbol": "IBM"}, "headers": {"host": "127.0.0.1:9000"},
+            "httpMethod": "GET", "resource": null, "methodArn": null, "type": null, "source": null, "provider": null,
+            "requestContext": {"accountId": "123456789012", "apiId": "_", "domainName": "127.0.0.1", "stage": "$default",
+                "requestId": "r", "elb": null,
+                "http": {"method": "GET", "path": "/v1/alpha-vantage/GLOBAL_QUOTE", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "curl"}},
+            "isBase64Encoded": false, "body": null});
+        match classify(ev, None).unwrap() {
+            Invocation::Http {
+                request, trigger, ..
+            } => {
+                assert_eq!(trigger, TriggerKind::ApiGatewayHttp);
+                assert_eq!(request.method, "GET");
+                assert_eq!(request.path, "/v1/alpha-vantage/GLOBAL_QUOTE");
+                assert_eq!(request.query, vec![("symbol".to_owned(), "IBM".to_owned())]);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Really two things at once is still refused.
+        let both = json!({"version": "2.0", "provider": "alpha_vantage",
+            "requestContext": {"http": {"method": "GET", "path": "/"}}, "rawPath": "/"});
+        assert_eq!(
+            classify(both, None).unwrap_err().kind(),
+            ErrorKind::UnrecognizedEvent
+        );
+        // Version 1.0 with REST's shape is REST.
+        let rest = json!({"version": "1.0", "httpMethod": "GET", "path": "/v1/fetch", "resource": "/{proxy+}",
+            "requestContext": {"stage": "prod", "requestId": "r", "httpMethod": "GET"}, "isBase64Encoded": false});
+        assert!(matches!(
+            classify(rest, None).unwrap(),
+            Invocation::Http {
+                trigger: TriggerKind::ApiGatewayRest,
+                ..
+            }
+        ));
     }
 
     #[test]
