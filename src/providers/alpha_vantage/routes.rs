@@ -46,14 +46,8 @@ pub(crate) fn task_from_route(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::tests::query_pairs as q;
     use crate::providers::alpha_vantage::task::Function;
-
-    fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     #[test]
     fn builds_a_typed_task_from_path_and_query() {

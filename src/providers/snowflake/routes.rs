@@ -43,14 +43,8 @@ pub(crate) fn task_from_route(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::tests::query_pairs as q;
     use serde_json::json;
-
-    fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     #[test]
     fn splits_params_from_paging() {
