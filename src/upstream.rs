@@ -35,11 +35,58 @@ fn same_origin_only() -> reqwest::redirect::Policy {
     })
 }
 
-/// The HTTP client shared by every provider: rustls, HTTP/2 when offered,
-/// bounded connect time, pooled connections kept for warm invocations, and
-/// no redirect to another origin.
+/// The TLS configuration of the one HTTP client: rustls on aws-lc-rs,
+/// Mozilla's root certificates compiled in (webpki-roots) — a cold start
+/// reads and parses no certificate file — plus the certificates of
+/// `SSL_CERT_FILE` when it is set (a private CA, a TLS-inspecting proxy).
+pub(crate) fn tls_config(
+    extra_roots: Option<&std::path::Path>,
+) -> Result<rustls::ClientConfig, AppError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(path) = extra_roots {
+        let bad = |why: String| {
+            AppError::config(format!(
+                "SSL_CERT_FILE ({}): {why}",
+                crate::error::preview(&path.display().to_string())
+            ))
+        };
+        let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| bad(format!("not PEM certificates ({e})")))?;
+            roots
+                .add(cert)
+                .map_err(|e| bad(format!("an unusable certificate ({e})")))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(bad("no certificate found".into()));
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| AppError::config(format!("could not configure TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The HTTP client shared by every upstream (the AWS SDK's too): rustls with
+/// [`tls_config`], HTTP/2 when offered, bounded connect time, pooled
+/// connections kept for warm invocations, and no redirect to another origin.
 pub fn http_client() -> Result<reqwest::Client, AppError> {
+    let extra_roots = std::env::var_os("SSL_CERT_FILE")
+        .filter(|p| !p.is_empty())
+        .map(std::path::PathBuf::from);
     reqwest::Client::builder()
+        .tls_backend_preconfigured(tls_config(extra_roots.as_deref())?)
         .user_agent(concat!("secret-fetch/", env!("CARGO_PKG_VERSION")))
         .redirect(same_origin_only())
         .connect_timeout(Duration::from_secs(5))
@@ -47,6 +94,27 @@ pub fn http_client() -> Result<reqwest::Client, AppError> {
         .tcp_nodelay(true)
         .build()
         .map_err(|e| AppError::config(format!("could not build the HTTP client: {e}")))
+}
+
+#[cfg(test)]
+mod tls_tests {
+    use super::*;
+
+    #[test]
+    fn compiled_in_roots_and_an_extra_file() {
+        let base = tls_config(None).unwrap();
+        assert_eq!(base.alpn_protocols[0], b"h2");
+        let dir = std::env::temp_dir().join(format!("sf-roots-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "no certificates here").unwrap();
+        let err = tls_config(Some(&empty)).unwrap_err();
+        assert_eq!(err.kind(), crate::error::ErrorKind::ConfigurationError);
+        assert!(err.message().contains("SSL_CERT_FILE"));
+        let missing = dir.join("missing.pem");
+        assert!(tls_config(Some(&missing)).is_err());
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }
 
 /// What to do with a body longer than the limit.
