@@ -119,7 +119,7 @@ mod tls_tests {
 
 /// What to do with a body longer than the limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Overflow {
+enum Overflow {
     /// Fail with [`too_large_body`] (a result: a partial one is useless).
     Refuse,
     /// Keep the first bytes and stop reading (an error body: its start
@@ -127,9 +127,27 @@ pub(crate) enum Overflow {
     Truncate,
 }
 
+/// Read `response`'s body as its status calls for: a success body whole,
+/// refused past `max_body` (a partial result is useless); an error body only
+/// its first [`ERROR_BODY_BYTES`] (its start describes it).
+pub(crate) async fn read_answer_body(
+    service: &str,
+    response: reqwest::Response,
+    max_body: usize,
+    deadline: &Deadline,
+    budget: Duration,
+) -> Result<Vec<u8>, AppError> {
+    let (max, overflow) = if response.status().is_success() {
+        (max_body, Overflow::Refuse)
+    } else {
+        (ERROR_BODY_BYTES, Overflow::Truncate)
+    };
+    read_body(service, response, max, overflow, deadline, budget).await
+}
+
 /// Read `response`'s body, at most `max` bytes; what happens past that is
 /// `overflow`'s choice.
-pub(crate) async fn read_body(
+async fn read_body(
     service: &str,
     mut response: reqwest::Response,
     max: usize,

@@ -17,7 +17,7 @@ use super::task::AlphaVantageTask;
 use crate::deadline::Deadline;
 use crate::error::{AppError, ErrorKind};
 use crate::secrets::SecretValue;
-use crate::upstream::{ERROR_BODY_BYTES, Overflow, read_body, transport_error};
+use crate::upstream::{read_answer_body, transport_error};
 
 const SERVICE: &str = "Alpha Vantage";
 
@@ -72,16 +72,8 @@ impl AlphaVantageClient {
             .map_err(|e| transport_error(SERVICE, e, deadline, budget))?;
         drop(params);
         let status = response.status();
-        if status == reqwest::StatusCode::TOO_MANY_REQUESTS || !status.is_success() {
-            let bytes = read_body(
-                SERVICE,
-                response,
-                ERROR_BODY_BYTES,
-                Overflow::Truncate,
-                deadline,
-                budget,
-            )
-            .await?;
+        let bytes = read_answer_body(SERVICE, response, self.max_body, deadline, budget).await?;
+        if !status.is_success() {
             let kind = if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
                 ErrorKind::UpstreamThrottled
             } else {
@@ -93,15 +85,6 @@ impl AlphaVantageClient {
             )
             .with_upstream_text(&String::from_utf8_lossy(&bytes)));
         }
-        let bytes = read_body(
-            SERVICE,
-            response,
-            self.max_body,
-            Overflow::Refuse,
-            deadline,
-            budget,
-        )
-        .await?;
         let shown = || String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]).into_owned();
         let body: Value = serde_json::from_slice(&bytes).map_err(|_| {
             AppError::new(

@@ -19,7 +19,7 @@ use super::decode::RowType;
 use crate::deadline::Deadline;
 use crate::error::{AppError, ErrorKind, UpstreamCode};
 use crate::secrets::SecretValue;
-use crate::upstream::{ERROR_BODY_BYTES, Overflow, read_body, too_large_body, transport_error};
+use crate::upstream::{ERROR_BODY_BYTES, read_answer_body, too_large_body, transport_error};
 
 const SERVICE: &str = "Snowflake";
 
@@ -166,36 +166,19 @@ impl SnowflakeClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let raw = if status.is_success() {
-            read_body(
-                SERVICE,
-                response,
-                self.max_body,
-                Overflow::Refuse,
-                deadline,
-                budget,
-            )
-            .await?
+        let raw = read_answer_body(SERVICE, response, self.max_body, deadline, budget).await?;
+        let body = if status.is_success() {
+            gunzip(raw, self.max_body)?
         } else {
-            read_body(
-                SERVICE,
-                response,
-                ERROR_BODY_BYTES,
-                Overflow::Truncate,
-                deadline,
-                budget,
-            )
-            .await?
-        };
-        let limit = if status.is_success() {
-            self.max_body
-        } else {
-            ERROR_BODY_BYTES
+            // An error body only describes the error: one that does not
+            // gunzip (cut at the prefix, or corrupt) is dropped, and the
+            // status still says what went wrong.
+            gunzip(raw, ERROR_BODY_BYTES).unwrap_or_default()
         };
         Ok(Answer {
             status,
             retry_after,
-            body: gunzip(raw, limit)?,
+            body,
         })
     }
 
