@@ -239,18 +239,24 @@ impl<S: SecretSource> App<S> {
         )
     }
 
+    /// A result's JSON body, with any secret an upstream echoed into it masked.
+    fn render(result: &FetchResult, redactor: &Redactor) -> Result<String, AppError> {
+        serde_json::to_string(result)
+            .map(|text| redactor.clean_json(text))
+            .map_err(|e| AppError::internal(format!("could not serialize the result: {e}")))
+    }
+
     /// Serialize a result for a direct or scheduled caller.
     fn serialize(
         &self,
         result: &FetchResult,
         redactor: &Redactor,
     ) -> Result<Box<RawValue>, AppError> {
-        let text = serde_json::to_string(result)
-            .map_err(|e| AppError::internal(format!("could not serialize the result: {e}")))?;
+        let text = Self::render(result, redactor)?;
         if text.len() > self.config.max_response_bytes {
             return Err(self.too_large(text.len()));
         }
-        RawValue::from_string(redactor.clean_json(text))
+        RawValue::from_string(text)
             .map_err(|e| AppError::internal(format!("could not serialize the result: {e}")))
     }
 
@@ -263,9 +269,7 @@ impl<S: SecretSource> App<S> {
         redactor: &Redactor,
     ) -> (Box<RawValue>, Option<AppError>) {
         let rendered = result.and_then(|r| {
-            let body = serde_json::to_string(&r)
-                .map_err(|e| AppError::internal(format!("could not serialize the result: {e}")))?;
-            let body = redactor.clean_json(body);
+            let body = Self::render(&r, redactor)?;
             let response = proxy(style, 200, &body, &[])?;
             match response.get().len() {
                 n if n > self.config.max_response_bytes => Err(self.too_large(n)),
