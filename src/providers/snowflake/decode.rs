@@ -85,24 +85,20 @@ impl RowType {
 /// The names rows are keyed by: `rowType`'s names, with the n-th repeat of
 /// a name renamed `NAME_n` (n = 2, 3, …, skipping names already taken).
 pub(crate) fn unique_names(row_type: &[RowType]) -> Vec<String> {
-    let taken: std::collections::HashSet<&str> = row_type.iter().map(|c| c.name.as_str()).collect();
-    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
-    let mut renamed: Vec<String> = Vec::new();
+    use std::collections::HashSet;
+    let original: HashSet<&str> = row_type.iter().map(|c| c.name.as_str()).collect();
+    let mut used: HashSet<String> = HashSet::with_capacity(row_type.len());
     let mut names = Vec::with_capacity(row_type.len());
     for column in row_type {
-        if seen.insert(column.name.as_str()) {
-            names.push(column.name.clone());
-            continue;
-        }
-        let mut n = 2;
-        let name = loop {
-            let candidate = format!("{}_{n}", column.name);
-            if !taken.contains(candidate.as_str()) && !renamed.contains(&candidate) {
-                break candidate;
-            }
+        // A repeat becomes the first NAME_n (n = 2, 3, …) that no column
+        // has and none was given.
+        let mut name = column.name.clone();
+        let mut n = 1;
+        while used.contains(&name) || (n > 1 && original.contains(name.as_str())) {
             n += 1;
-        };
-        renamed.push(name.clone());
+            name = format!("{}_{n}", column.name);
+        }
+        used.insert(name.clone());
         names.push(name);
     }
     names
