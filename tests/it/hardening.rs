@@ -106,6 +106,18 @@ impl World {
     async fn sf_requests(&self) -> usize {
         self.sf.received_requests().await.unwrap_or_default().len()
     }
+
+    /// GET requests the Snowflake stand-in received (status polls and
+    /// partitions).
+    pub(crate) async fn sf_gets(&self) -> usize {
+        self.sf
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.method.as_str() == "GET")
+            .count()
+    }
 }
 
 pub(crate) async fn invoke_raw(
@@ -522,14 +534,7 @@ async fn a_gzip_bomb_partition_is_refused_and_requested_once() {
         kind(invoke(&w.app(&[]), customers()).await),
         ErrorKind::TooLarge
     );
-    let partition_gets =
-        w.sf.received_requests()
-            .await
-            .unwrap()
-            .iter()
-            .filter(|r| r.method.as_str() == "GET")
-            .count();
-    assert_eq!(partition_gets, 1, "an oversized body is not retried");
+    assert_eq!(w.sf_gets().await, 1, "an oversized body is not retried");
 }
 
 // --- 7. what an HTTP caller can learn and do ------------------------------------------

@@ -131,14 +131,7 @@ async fn a_running_statement_is_polled_until_done() {
         .await;
     let body = invoke(&w.app(&[]), customers()).await.unwrap();
     assert_eq!(body["row_count"], 2);
-    let polls =
-        w.sf.received_requests()
-            .await
-            .unwrap()
-            .iter()
-            .filter(|r| r.method.as_str() == "GET")
-            .count();
-    assert_eq!(polls, 3, "two 202s, then the result");
+    assert_eq!(w.sf_gets().await, 3, "two 202s, then the result");
     assert_eq!(submissions(&w).await.len(), 1, "submitted once");
 }
 
