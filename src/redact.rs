@@ -35,6 +35,10 @@ const MIN_CANONICAL_LEN: usize = 8;
 #[derive(Default)]
 pub(crate) struct Redactor {
     secrets: Mutex<Vec<SecretString>>,
+    /// The ones sent to an upstream (an API key, a bearer token): only these
+    /// can come back in an upstream's data, so only these are looked for in
+    /// response bodies (see [`Redactor::clean_json`]).
+    sent: Mutex<Vec<SecretString>>,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -67,6 +71,17 @@ impl Redactor {
         }
     }
 
+    /// Remember `value`, a credential about to be sent to an upstream, as a
+    /// secret that response bodies are searched for too.
+    pub(crate) fn add_sent(&self, value: &str) {
+        self.add(value);
+        let value = value.trim();
+        let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        if value.len() >= MIN_SECRET_LEN && !sent.iter().any(|s| s.expose_secret() == value) {
+            sent.push(SecretString::from(value.to_owned()));
+        }
+    }
+
     /// `text` with every known secret masked, or [`WITHHELD`] when a
     /// transformed secret remains that cannot be masked in place.
     pub(crate) fn clean(&self, text: &str) -> String {
@@ -86,10 +101,13 @@ impl Redactor {
         if leaked { WITHHELD.to_owned() } else { out }
     }
 
-    /// Mask secrets in serialized JSON output (a response body) where they
-    /// can be placed exactly; JSON-safe secrets only, so the JSON stays valid.
+    /// Mask, in serialized JSON output (a response body), the credentials
+    /// this invocation sent upstream, where an upstream echoed them verbatim;
+    /// JSON-safe ones only, so the JSON stays valid. Values never sent (a
+    /// private key, its passphrase, the secret document) cannot come back
+    /// from an upstream, and a large body is not scanned for them.
     pub(crate) fn clean_json(&self, json: String) -> String {
-        let secrets = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
+        let secrets = self.sent.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = json;
         for secret in secrets.iter() {
             let secret = secret.expose_secret();
@@ -357,7 +375,8 @@ mod tests {
 
     #[test]
     fn json_output_is_masked_and_stays_json() {
-        let r = redactor();
+        let r = Redactor::new();
+        r.add_sent(KEY);
         let body = format!("{{\"rows\":[{{\"note\":\"{KEY}\"}}]}}");
         let out = r.clean_json(body);
         assert!(!out.contains(KEY));

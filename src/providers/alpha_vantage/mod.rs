@@ -84,6 +84,7 @@ impl Provider for AlphaVantage {
             RetryPolicy::IfChanged,
             async |key, _attempt| {
                 check_key(key, reference)?;
+                ctx.redactor.add_sent(key.expose());
                 let attempt = async || {
                     let started = Instant::now();
                     let result = self.client.query(task, key, deadline).await;

@@ -235,12 +235,13 @@ impl Snowflake {
                         "the Snowflake user is not set (SNOWFLAKE_USER or 'user' in the secret)",
                     )
                 })?;
-                let jwt = self.jwt.token(key, account, user)?;
-                redactor.add(jwt.expose());
-                (jwt, "KEYPAIR_JWT")
+                (self.jwt.token(key, account, user)?, "KEYPAIR_JWT")
             }
             Auth::Token { token, token_type } => (token.clone(), *token_type),
         };
+        // The bearer token is what leaves the function: an upstream can only
+        // echo this one back.
+        redactor.add_sent(bearer.expose());
         Ok(Connection {
             base_url,
             bearer,
