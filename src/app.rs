@@ -252,12 +252,19 @@ impl<S: SecretSource> App<S> {
         result: &FetchResult,
         redactor: &Redactor,
     ) -> Result<Box<RawValue>, AppError> {
-        let text = Self::render(result, redactor)?;
-        if text.len() > self.config.max_response_bytes {
-            return Err(self.too_large(text.len()));
+        let failed = |e: serde_json::Error| AppError::internal(format!("could not serialize the result: {e}"));
+        // Serialised once, straight into the response (the serializer's own
+        // output needs no second parse to become a raw value); re-checked
+        // only in the rare body that echoes a credential.
+        let mut raw = serde_json::value::to_raw_value(result).map_err(failed)?;
+        if redactor.echoes_sent(raw.get()) {
+            let text: Box<str> = raw.into();
+            raw = RawValue::from_string(redactor.clean_json(text.into_string())).map_err(failed)?;
         }
-        RawValue::from_string(text)
-            .map_err(|e| AppError::internal(format!("could not serialize the result: {e}")))
+        if raw.get().len() > self.config.max_response_bytes {
+            return Err(self.too_large(raw.get().len()));
+        }
+        Ok(raw)
     }
 
     /// Shape a result as a proxy response; errors become error statuses.

@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod config;
+pub(crate) mod borrowed;
 pub(crate) mod context;
 pub(crate) mod dates;
 pub(crate) mod deadline;
@@ -19,6 +20,7 @@ pub mod redact;
 pub mod response;
 pub(crate) mod routes;
 pub mod secrets;
+pub(crate) mod table;
 pub mod telemetry;
 pub mod trigger;
 pub(crate) mod upstream;

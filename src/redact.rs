@@ -107,6 +107,9 @@ impl Redactor {
     /// private key, its passphrase, the secret document) cannot come back
     /// from an upstream, and a large body is not scanned for them.
     pub(crate) fn clean_json(&self, json: String) -> String {
+        if !self.echoes_sent(&json) {
+            return json;
+        }
         let secrets = self.sent.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = json;
         for secret in secrets.iter() {
@@ -119,6 +122,18 @@ impl Redactor {
             }
         }
         out
+    }
+}
+
+impl Redactor {
+    /// Whether serialized JSON output holds, verbatim, a JSON-safe credential
+    /// this invocation sent upstream (what [`Redactor::clean_json`] masks).
+    pub(crate) fn echoes_sent(&self, json: &str) -> bool {
+        let secrets = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        secrets.iter().any(|secret| {
+            let secret = secret.expose_secret();
+            !secret.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) && json.contains(secret)
+        })
     }
 }
 

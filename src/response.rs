@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::error::AppError;
+use crate::table::Table;
 
 /// A column's type, one vocabulary for every provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -60,7 +61,7 @@ pub(crate) struct FetchResult {
     /// Column names and types, in row order.
     pub(crate) columns: Vec<Column>,
     /// One object per row.
-    pub(crate) rows: Vec<Map<String, Value>>,
+    pub(crate) rows: Table,
     /// `rows.len()`.
     pub(crate) row_count: usize,
     /// Provider metadata.
@@ -74,12 +75,12 @@ impl FetchResult {
     pub(crate) fn new(
         provider: &'static str,
         columns: Vec<Column>,
-        rows: Vec<Map<String, Value>>,
+        rows: Table,
         meta: Map<String, Value>,
     ) -> Self {
         FetchResult {
             provider,
-            row_count: rows.len(),
+            row_count: rows.rows(),
             columns,
             rows,
             meta,

@@ -10,9 +10,6 @@
 
 use std::time::Duration;
 
-use serde_json::{Map, Value};
-
-use super::classify::check_body;
 use super::task::AlphaVantageTask;
 use crate::deadline::Deadline;
 use crate::error::{AppError, ErrorKind};
@@ -47,13 +44,15 @@ impl AlphaVantageClient {
         }
     }
 
-    /// Run `task` with `key`; `Ok` only for a data body.
+    /// Run `task` with `key`: the body of an HTTP 200 answer, which may
+    /// still be one of Alpha Vantage's error documents (see
+    /// `normalize::normalize`, which tells them apart).
     pub(crate) async fn query(
         &self,
         task: &AlphaVantageTask,
         key: &SecretValue,
         deadline: &Deadline,
-    ) -> Result<Map<String, Value>, AppError> {
+    ) -> Result<Vec<u8>, AppError> {
         let what = "the Alpha Vantage request";
         let budget = deadline.bound(self.timeout);
         if budget.is_zero() {
@@ -85,21 +84,6 @@ impl AlphaVantageClient {
             )
             .with_upstream_text(&String::from_utf8_lossy(&bytes)));
         }
-        let shown = || String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]).into_owned();
-        let body: Value = serde_json::from_slice(&bytes).map_err(|_| {
-            AppError::new(
-                ErrorKind::UpstreamFailed,
-                "Alpha Vantage answered with something that is not JSON",
-            )
-            .with_upstream_text(&shown())
-        })?;
-        let Value::Object(body) = body else {
-            return Err(AppError::new(
-                ErrorKind::UpstreamFailed,
-                "Alpha Vantage answered with JSON that is not an object",
-            ));
-        };
-        check_body(task, &body)?;
-        Ok(body)
+        Ok(bytes)
     }
 }

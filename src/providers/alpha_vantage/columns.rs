@@ -1,34 +1,50 @@
 //! Column inference for Alpha Vantage rows: Alpha Vantage sends no schema, so
 //! each column's type is inferred from every row's values.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::response::{Column, ColumnType};
+use crate::table::{Cell, Table};
 
-/// Columns in first-seen order with a type inferred from every row's values
-/// (integer + number → number, date + datetime → datetime, otherwise mixed
-/// types → string; all null → null).
-pub(crate) fn infer_columns(rows: &[Map<String, Value>]) -> Vec<Column> {
-    let mut order: Vec<(String, Option<ColumnType>)> = Vec::new();
-    for row in rows {
-        for (name, value) in row {
-            let i = match order.iter().position(|(n, _)| n == name) {
-                Some(i) => i,
-                None => {
-                    order.push((name.clone(), None));
-                    order.len() - 1
-                }
-            };
-            order[i].1 = merge(order[i].1, value_type(value));
+/// Columns in the table's order with a type inferred from every row's
+/// values (integer + number → number, date + datetime → datetime, otherwise
+/// mixed types → string; all null → null).
+pub(crate) fn infer_columns(table: &Table) -> Vec<Column> {
+    let mut kinds: Vec<Option<ColumnType>> = vec![None; table.names().len()];
+    for i in 0..table.rows() {
+        for (kind, cell) in kinds.iter_mut().zip(table.row(i)) {
+            *kind = merge(*kind, cell_type(table, cell));
         }
     }
-    order
-        .into_iter()
+    table
+        .names()
+        .iter()
+        .zip(kinds)
         .map(|(name, kind)| Column {
-            name,
+            name: name.clone(),
             kind: kind.unwrap_or(ColumnType::Null),
         })
         .collect()
+}
+
+fn cell_type(table: &Table, cell: &Cell) -> Option<ColumnType> {
+    match cell {
+        Cell::Absent | Cell::Null => None,
+        Cell::Bool(_) => Some(ColumnType::Boolean),
+        Cell::Int(_) => Some(ColumnType::Integer),
+        Cell::Float(_) => Some(ColumnType::Number),
+        Cell::Text(s, e) => {
+            let s = table.text(*s, *e);
+            Some(if is_date(s) {
+                ColumnType::Date
+            } else if is_datetime(s) {
+                ColumnType::Datetime
+            } else {
+                ColumnType::String
+            })
+        }
+        Cell::Json(i) => value_type(table.value(*i)),
+    }
 }
 
 fn value_type(v: &Value) -> Option<ColumnType> {
@@ -91,14 +107,14 @@ mod tests {
 
     #[test]
     fn columns_in_order_with_merged_types() {
-        let rows: Vec<Map<String, Value>> = vec![
+        let rows: Vec<serde_json::Map<String, Value>> = vec![
             json!({"date": "2024-01-02", "open": 1, "note": null}),
             json!({"date": "2024-01-03", "open": 1.5, "note": null, "flag": true}),
         ]
         .into_iter()
         .map(|v| v.as_object().unwrap().clone())
         .collect();
-        let cols = infer_columns(&rows);
+        let cols = infer_columns(&Table::from_maps(rows));
         let got: Vec<(&str, ColumnType)> = cols.iter().map(|c| (c.name.as_str(), c.kind)).collect();
         assert_eq!(
             got,

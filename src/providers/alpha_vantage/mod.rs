@@ -77,7 +77,7 @@ impl Provider for AlphaVantage {
             )
         })?;
         let deadline = ctx.deadline;
-        let body = with_credential(
+        with_credential(
             ctx,
             reference,
             &DEFAULT_SECRET_KEYS,
@@ -87,9 +87,9 @@ impl Provider for AlphaVantage {
                 ctx.redactor.add_sent(key.expose());
                 let attempt = async || {
                     let started = Instant::now();
-                    let result = self.client.query(task, key, deadline).await;
+                    let body = self.client.query(task, key, deadline).await;
                     ctx.stats.record_upstream(started.elapsed());
-                    result
+                    normalize::normalize(task, &body?)
                 };
                 match attempt().await {
                     Err(e)
@@ -107,8 +107,7 @@ impl Provider for AlphaVantage {
                 }
             },
         )
-        .await?;
-        normalize::normalize(task, body)
+        .await
     }
 }
 

@@ -11,15 +11,25 @@
 //! - series rows come out oldest first (sorted by key, never trusting JSON
 //!   order) and are filtered by `start`/`end` inclusively on the date part,
 //!   so a date-only `end` keeps every bar of that day.
+//!
+//! A time series — the one large answer, up to ~25 years of bars — is read
+//! borrowed: the body is walked once into (date, raw bar) pairs, each bar's
+//! few fields are decoded straight into the result's [`Table`], and no
+//! `Value` tree is built. Every other answer is a handful of fields and goes
+//! through a `Map`, which is also the reference the borrowed path is tested
+//! against.
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 
-use super::classify::{MESSAGE_KEYS, META_KEY};
+use super::classify::{MESSAGE_KEYS, META_KEY, check_body};
+use super::columns::infer_columns;
 use super::task::AlphaVantageTask;
+use crate::borrowed::{Members, Text, is_non_empty_container, lead};
 use crate::dates::strict_date;
 use crate::error::{AppError, ErrorKind};
-use super::columns::infer_columns;
 use crate::response::FetchResult;
+use crate::table::Table;
 
 /// Fields that stay strings even when they look numeric.
 const TEXT_FIELDS: [&str; 16] = [
@@ -103,6 +113,211 @@ pub(crate) fn field_value(name: &str, v: &Value) -> Value {
     }
 }
 
+/// [`field_value`] of a string, straight into `table`: the same value,
+/// without building it.
+fn push_field(table: &mut Table, name: &str, s: &str) {
+    let t = s.trim();
+    if t.is_empty() || t == "-" || t.eq_ignore_ascii_case("none") {
+        return table.push_null();
+    }
+    if TEXT_FIELDS.contains(&name) {
+        return table.push_text(s);
+    }
+    let digits = t.strip_suffix('%').unwrap_or(t);
+    let body = digits.strip_prefix(['-', '+']).unwrap_or(digits);
+    let numeric = !body.is_empty()
+        && body.bytes().all(|c| c.is_ascii_digit() || c == b'.')
+        && body.bytes().filter(|&c| c == b'.').count() <= 1
+        && body.bytes().any(|c| c.is_ascii_digit());
+    if !numeric {
+        return table.push_text(s);
+    }
+    if !digits.contains('.')
+        && let Ok(i) = digits.parse::<i64>()
+    {
+        return table.push_int(i);
+    }
+    match digits.parse::<f64>() {
+        Ok(f) if f.is_finite() => table.push_float(f),
+        _ => table.push_text(s),
+    }
+}
+
+/// The answer `body` (HTTP 200) as rows, or the error it stands for.
+pub(crate) fn normalize(task: &AlphaVantageTask, body: &[u8]) -> Result<FetchResult, AppError> {
+    let shown = || String::from_utf8_lossy(&body[..body.len().min(4096)]).into_owned();
+    let not_json = || {
+        AppError::new(
+            ErrorKind::UpstreamFailed,
+            "Alpha Vantage answered with something that is not JSON",
+        )
+        .with_upstream_text(&shown())
+    };
+    let text = std::str::from_utf8(body).map_err(|_| not_json())?;
+    let document: Box<RawValue> = serde_json::from_str(text).map_err(|_| not_json())?;
+    let Some(members) = Members::of(document.get()) else {
+        return Err(AppError::new(
+            ErrorKind::UpstreamFailed,
+            "Alpha Vantage answered with JSON that is not an object",
+        ));
+    };
+    let members = members.dedup();
+    let has_data = members
+        .0
+        .iter()
+        .any(|(k, v)| !MESSAGE_KEYS.contains(&k.as_ref()) && is_non_empty_container(v));
+    if has_data && task.function.is_series() {
+        let data = members.0.iter().find(|(k, v)| {
+            k.as_ref() != META_KEY && !MESSAGE_KEYS.contains(&k.as_ref()) && matches!(lead(v), b'{' | b'[')
+        });
+        if let Some((name, raw)) = data
+            && lead(raw) == b'{'
+            && let Some(result) = series(task, &members, name, raw)?
+        {
+            return Ok(result);
+        }
+    }
+    // Errors, messages and the small answers: through a map.
+    let map: Map<String, Value> = serde_json::from_str(text).map_err(|_| not_json())?;
+    check_body(task, &map)?;
+    normalize_map(task, map)
+}
+
+/// A series' rows from its `name`d data object `raw`, read borrowed; `None`
+/// when its bars are not all alike (fields a first bar lacks), which the
+/// map path then handles.
+fn series(
+    task: &AlphaVantageTask,
+    members: &Members<'_>,
+    name: &str,
+    raw: &RawValue,
+) -> Result<Option<FetchResult>, AppError> {
+    let bars = Members::of(raw.get()).ok_or_else(|| unexpected(task, name))?;
+    // Oldest first; a repeated date keeps its last bar, as a map would.
+    let mut entries = bars.0;
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut kept = Vec::with_capacity(entries.len());
+    let mut it = entries.into_iter().peekable();
+    while let Some(entry) = it.next() {
+        if it.peek().is_none_or(|next| next.0 != entry.0) {
+            kept.push(entry);
+        }
+    }
+    if !kept.iter().all(|(_, bar)| lead(bar) == b'{') {
+        return Err(unexpected(task, name));
+    }
+    let kept = window(task, kept)?;
+    let key_name = if task.function.is_intraday() {
+        "timestamp"
+    } else {
+        "date"
+    };
+    // Columns from the first bar; each raw field name normalised once.
+    let mut raw_names: Vec<String> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut table = Table::default();
+    let mut fields: Vec<Option<&RawValue>> = Vec::new();
+    for (i, (date, bar)) in kept.iter().enumerate() {
+        let bar = Members::of(bar.get())
+            .ok_or_else(|| unexpected(task, name))?
+            .dedup();
+        if i == 0 {
+            raw_names = bar.0.iter().map(|(n, _)| n.to_string()).collect();
+            names = raw_names.iter().map(|n| field_name(n)).collect();
+            let mut all = vec![key_name.to_owned()];
+            all.extend(names.iter().cloned());
+            if !unique(&all) {
+                return Ok(None);
+            }
+            table = Table::new(all);
+            table.reserve(kept.len(), kept.len() * (date.len() + 1));
+        }
+        fields.clear();
+        fields.resize(raw_names.len(), None);
+        for (raw_name, value) in &bar.0 {
+            match raw_names.iter().position(|n| n == raw_name.as_ref()) {
+                Some(at) => fields[at] = Some(*value),
+                None => return Ok(None),
+            }
+        }
+        table.push_text(date);
+        for (column, value) in names.iter().zip(&fields) {
+            match value {
+                None => table.push_absent(),
+                Some(v) if lead(v) == b'"' => {
+                    let Text(s) =
+                        serde_json::from_str(v.get()).map_err(|_| unexpected(task, name))?;
+                    push_field(&mut table, column, &s);
+                }
+                Some(v) => {
+                    let v: Value =
+                        serde_json::from_str(v.get()).map_err(|_| unexpected(task, name))?;
+                    table.push_value(field_value(column, &v));
+                }
+            }
+        }
+    }
+    let columns = infer_columns(&table);
+    Ok(Some(FetchResult::new(
+        "alpha_vantage",
+        columns,
+        table,
+        meta(task, members.get(META_KEY)),
+    )))
+}
+
+/// Whether no two of `names` are the same (a bar whose fields normalise to
+/// one name goes through the map path, where the last one wins).
+fn unique(names: &[String]) -> bool {
+    let mut seen = std::collections::HashSet::with_capacity(names.len());
+    names.iter().all(|n| seen.insert(n))
+}
+
+/// The bars whose date lies in the task's window (all when it has none).
+fn window<'a>(
+    task: &AlphaVantageTask,
+    bars: Vec<(std::borrow::Cow<'a, str>, &'a RawValue)>,
+) -> Result<Vec<(std::borrow::Cow<'a, str>, &'a RawValue)>, AppError> {
+    let (start, end) = task.window()?;
+    if start.is_none() && end.is_none() {
+        return Ok(bars);
+    }
+    let mut kept = Vec::with_capacity(bars.len());
+    for (k, bar) in bars {
+        let day = date_of(task, &k)?;
+        if start.is_none_or(|s| day >= s) && end.is_none_or(|e| day <= e) {
+            kept.push((k, bar));
+        }
+    }
+    Ok(kept)
+}
+
+/// The date a series key starts with; a key that does not start with one
+/// cannot be placed in the window, and is an upstream fault.
+fn date_of(task: &AlphaVantageTask, key: &str) -> Result<chrono::NaiveDate, AppError> {
+    key.get(..10).and_then(strict_date).ok_or_else(|| {
+        AppError::new(
+            ErrorKind::UpstreamFailed,
+            format!(
+                "Alpha Vantage answered {} with a series key that is not a date",
+                task.function
+            ),
+        )
+        .with_upstream_text(key)
+    })
+}
+
+/// The response's `meta`: the answer's `Meta Data` with normalised names,
+/// and the function.
+fn meta(task: &AlphaVantageTask, raw: Option<&RawValue>) -> Map<String, Value> {
+    let mut meta: Map<String, Value> = raw
+        .and_then(|r| serde_json::from_str::<Map<String, Value>>(r.get()).ok())
+        .map(|m| m.into_iter().map(|(k, v)| (field_name(&k), v)).collect())
+        .unwrap_or_default();
+    meta.insert("function".into(), Value::from(task.function.as_str()));
+    meta
+}
+
 fn normalize_object(obj: &Map<String, Value>) -> Map<String, Value> {
     obj.iter()
         .map(|(k, v)| {
@@ -113,8 +328,9 @@ fn normalize_object(obj: &Map<String, Value>) -> Map<String, Value> {
         .collect()
 }
 
-/// Turn a classified data body into rows.
-pub(crate) fn normalize(
+/// Turn a classified data body into rows, through maps: the small answers,
+/// and the reference for the borrowed series path.
+pub(crate) fn normalize_map(
     task: &AlphaVantageTask,
     body: Map<String, Value>,
 ) -> Result<FetchResult, AppError> {
@@ -150,6 +366,7 @@ pub(crate) fn normalize(
         }
         Some(_) => Vec::new(),
     };
+    let rows = Table::from_maps(rows);
     let columns = infer_columns(&rows);
     Ok(FetchResult::new("alpha_vantage", columns, rows, meta))
 }
@@ -181,18 +398,7 @@ fn series_rows(
             entries.push((k, bar));
             continue;
         }
-        // Dates are compared as dates: a key that does not start with one
-        // cannot be placed in the window, and is an upstream fault.
-        let day = k.get(..10).and_then(strict_date).ok_or_else(|| {
-            AppError::new(
-                ErrorKind::UpstreamFailed,
-                format!(
-                    "Alpha Vantage answered {} with a series key that is not a date",
-                    task.function
-                ),
-            )
-            .with_upstream_text(k)
-        })?;
+        let day = date_of(task, k)?;
         if start.is_none_or(|s| day >= s) && end.is_none_or(|e| day <= e) {
             entries.push((k, bar));
         }
@@ -232,6 +438,19 @@ mod tests {
 
     fn task(v: Value) -> AlphaVantageTask {
         serde_json::from_value(v).unwrap()
+    }
+
+    /// The body's rows through the borrowed path, checked against the map
+    /// path (the reference) whenever both succeed.
+    fn norm(t: &AlphaVantageTask, body: Value) -> Result<FetchResult, AppError> {
+        let fast = normalize(t, &serde_json::to_vec(&body).unwrap());
+        if let (Ok(fast), Ok(slow)) = (&fast, normalize_map(t, body.as_object().unwrap().clone())) {
+            assert_eq!(
+                serde_json::to_value(fast).unwrap(),
+                serde_json::to_value(&slow).unwrap()
+            );
+        }
+        fast
     }
 
     #[test]
@@ -286,7 +505,7 @@ mod tests {
                 "2024-01-03": {"1. open": "3.0000", "2. high": "3.5", "3. low": "2.5", "4. close": "3.1", "5. volume": "300"}
             }
         });
-        let r = normalize(&t, body.as_object().unwrap().clone()).unwrap();
+        let r = norm(&t, body).unwrap();
         assert_eq!(r.row_count, 2);
         assert_eq!(
             serde_json::to_value(&r.rows).unwrap(),
@@ -316,9 +535,9 @@ mod tests {
         let body = json!({"Meta Data": {}, "Time Series (60min)": {
             "2024-01-03 19:00:00": {"1. open": "1"}, "2024-01-03 04:00:00": {"1. open": "2"},
             "2024-01-02 19:00:00": {"1. open": "3"}, "2024-01-04 04:00:00": {"1. open": "4"}}});
-        let r = normalize(&t, body.as_object().unwrap().clone()).unwrap();
-        let ts: Vec<&str> = r
-            .rows
+        let r = norm(&t, body).unwrap();
+        let rows = r.rows.to_maps();
+        let ts: Vec<&str> = rows
             .iter()
             .map(|row| row["timestamp"].as_str().unwrap())
             .collect();
@@ -330,18 +549,18 @@ mod tests {
     fn global_quote_and_exchange_rate_are_one_row() {
         let t = task(json!({"function": "GLOBAL_QUOTE", "symbol": "IBM"}));
         let body = json!({"Global Quote": {"01. symbol": "IBM", "02. open": "306.7500", "06. volume": "5687955", "07. latest trading day": "2025-11-06", "10. change percent": "1.8418%"}});
-        let r = normalize(&t, body.as_object().unwrap().clone()).unwrap();
+        let r = norm(&t, body).unwrap();
         assert_eq!(
-            serde_json::Value::Object(r.rows[0].clone()),
+            serde_json::Value::Object(r.rows.row_map(0)),
             json!({"symbol": "IBM", "open": 306.75, "volume": 5687955, "latest_trading_day": "2025-11-06", "change_percent": 1.8418})
         );
         let t = task(
             json!({"function": "CURRENCY_EXCHANGE_RATE", "from_currency": "USD", "to_currency": "JPY"}),
         );
         let body = json!({"Realtime Currency Exchange Rate": {"1. From_Currency Code": "USD", "5. Exchange Rate": "155.77700000", "6. Last Refreshed": "2026-01-15 21:55:01", "8. Bid Price": "-"}});
-        let r = normalize(&t, body.as_object().unwrap().clone()).unwrap();
+        let r = norm(&t, body).unwrap();
         assert_eq!(
-            serde_json::Value::Object(r.rows[0].clone()),
+            serde_json::Value::Object(r.rows.row_map(0)),
             json!({"from_currency_code": "USD", "exchange_rate": 155.777, "last_refreshed": "2026-01-15 21:55:01", "bid_price": null})
         );
     }
@@ -349,13 +568,7 @@ mod tests {
     #[test]
     fn meta_only_is_an_empty_series() {
         let t = task(json!({"function": "TIME_SERIES_WEEKLY", "symbol": "IBM"}));
-        let r = normalize(
-            &t,
-            json!({"Meta Data": {"2. Symbol": "IBM"}})
-                .as_object()
-                .unwrap()
-                .clone(),
-        )
+        let r = norm(&t, json!({"Meta Data": {"2. Symbol": "IBM"}}))
         .unwrap();
         assert_eq!(r.row_count, 0);
         assert!(r.columns.is_empty());
@@ -364,13 +577,7 @@ mod tests {
     #[test]
     fn shape_mismatch_is_upstream_failed() {
         let t = task(json!({"function": "TIME_SERIES_DAILY", "symbol": "IBM"}));
-        let err = normalize(
-            &t,
-            json!({"Global Quote": {"01. symbol": "IBM"}})
-                .as_object()
-                .unwrap()
-                .clone(),
-        )
+        let err = norm(&t, json!({"Global Quote": {"01. symbol": "IBM"}}))
         .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::UpstreamFailed);
     }

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
-use super::normalize::normalize;
+use super::normalize::{normalize, normalize_map};
 use super::task::AlphaVantageTask;
 use crate::properties::config;
 
@@ -14,7 +14,7 @@ proptest! {
 
     #[test]
     fn the_date_filter_keeps_exactly_the_rows_in_the_window(
-        days in prop::collection::btree_set(0i64..4000, 0..60),
+        days in prop::collection::btree_set(0i64..4000, 1..60),
         a in 0i64..4000,
         b in 0i64..4000,
         open_start in any::<bool>(),
@@ -37,8 +37,8 @@ proptest! {
         let task: AlphaVantageTask = serde_json::from_value(task).unwrap();
         task.validate().unwrap();
         let body = json!({"Meta Data": {}, "Time Series (Daily)": series});
-        let result = normalize(&task, body.as_object().unwrap().clone()).unwrap();
-        let kept: Vec<i64> = result.rows.iter().map(|r| r["close"].as_i64().unwrap()).collect();
+        let result = normalize(&task, &serde_json::to_vec(&body).unwrap()).unwrap();
+        let kept: Vec<i64> = result.rows.to_maps().iter().map(|r| r["close"].as_i64().unwrap()).collect();
         let expected: Vec<i64> = days
             .iter()
             .copied()
@@ -47,6 +47,59 @@ proptest! {
         prop_assert_eq!(kept, expected);
     }
 
+
+    #[test]
+    fn the_borrowed_series_path_agrees_with_the_map_path(
+        bars in prop::collection::vec(
+            (
+                "20[0-2][0-9]-0[1-9]-[12][0-9]( 1[0-9]:[0-5]0:00)?",
+                prop::collection::vec(
+                    (
+                        prop_oneof![Just("1. open"), Just("2. high"), Just("5. volume"), Just("6. symbol"), Just("7. x y")],
+                        prop_oneof![
+                            "-?[0-9]{1,22}(\\.[0-9]{0,6})?%?".prop_map(|s| json!(s)),
+                            "[ a-z\\-]{0,6}".prop_map(|s| json!(s)),
+                            Just(json!("-")), Just(json!("None")), Just(Value::Null),
+                            any::<i64>().prop_map(|n| json!(n)), Just(json!([1, {"a": 2}])),
+                        ],
+                    ),
+                    0..5,
+                ),
+            ),
+            0..25,
+        ),
+        windowed in any::<bool>(),
+    ) {
+        let mut text = String::from(r#"{"Meta Data": {"2. Symbol": "IBM"}, "Time Series (Daily)": {"#);
+        for (i, (date, fields)) in bars.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            let fields: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!("{}:{}", json!(k), v))
+                .collect();
+            text.push_str(&format!("{}:{{{}}}", json!(date), fields.join(",")));
+        }
+        text.push_str("}}");
+        let mut task = json!({"function": "TIME_SERIES_DAILY", "symbol": "IBM"});
+        if windowed {
+            task["start"] = json!("2010-01-01");
+            task["end"] = json!("2025-12-31");
+        }
+        let task: AlphaVantageTask = serde_json::from_value(task).unwrap();
+        let fast = normalize(&task, text.as_bytes());
+        let map: Map<String, Value> = serde_json::from_str(&text).unwrap();
+        let slow = normalize_map(&task, map);
+        match (fast, slow) {
+            (Ok(fast), Ok(slow)) => prop_assert_eq!(
+                serde_json::to_value(&fast).unwrap(),
+                serde_json::to_value(&slow).unwrap()
+            ),
+            (Err(a), Err(b)) => prop_assert_eq!(a.kind(), b.kind()),
+            (a, b) => prop_assert!(false, "borrowed {:?} but map {:?}", a.map(|r| r.row_count), b.map(|r| r.row_count)),
+        }
+    }
 
     #[test]
     fn a_date_that_is_not_exactly_yyyy_mm_dd_is_refused(text in "[ +\\-]?[0-9]{1,5}-[0-9]{1,2}-[0-9]{1,2}[ ]?") {

@@ -26,12 +26,23 @@
 //! A row whose cell count differs from `rowType` is an upstream fault, never
 //! a partial row.
 
-use chrono::{DateTime, Duration as ChronoDuration, FixedOffset, NaiveDate, NaiveTime, Utc};
-use serde::Deserialize;
-use serde_json::{Map, Number, Value};
+use std::fmt::Write as _;
 
+use chrono::{
+    DateTime, Datelike, Duration as ChronoDuration, FixedOffset, NaiveDate, NaiveTime, Timelike,
+    Utc,
+};
+use serde::Deserialize;
+#[cfg(test)]
+use serde_json::Map;
+use serde_json::{Number, Value};
+
+use serde_json::value::RawValue;
+
+use crate::borrowed::{Text, lead};
 use crate::error::{AppError, ErrorKind};
 use crate::response::{Column, ColumnType};
+use crate::table::Table;
 
 /// Largest integer a double (and JavaScript) represents exactly.
 pub(crate) const MAX_SAFE_INTEGER: i128 = (1 << 53) - 1;
@@ -52,9 +63,56 @@ pub(crate) struct RowType {
     pub(crate) nullable: Option<bool>,
 }
 
+/// How a column's cells decode: its type, read once per page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CellKind {
+    /// NUMBER.
+    Fixed,
+    /// DECFLOAT.
+    Decfloat,
+    /// FLOAT / DOUBLE.
+    Real,
+    /// BOOLEAN.
+    Boolean,
+    /// DATE (days since 1970).
+    Date,
+    /// TIME (seconds since midnight).
+    Time,
+    /// TIMESTAMP_NTZ.
+    TimestampNtz,
+    /// TIMESTAMP_LTZ.
+    TimestampLtz,
+    /// TIMESTAMP_TZ (`epoch offset`).
+    TimestampTz,
+    /// BINARY (hex).
+    Binary,
+    /// VARIANT, OBJECT, ARRAY, GEOGRAPHY, GEOMETRY, VECTOR: JSON text.
+    Json,
+    /// TEXT and anything unknown: the cell as it is.
+    Text,
+}
+
 impl RowType {
     fn kind(&self) -> String {
         self.kind.to_ascii_lowercase()
+    }
+
+    /// How its cells decode.
+    pub(crate) fn cell_kind(&self) -> CellKind {
+        match self.kind().as_str() {
+            "fixed" => CellKind::Fixed,
+            "decfloat" => CellKind::Decfloat,
+            "real" => CellKind::Real,
+            "boolean" => CellKind::Boolean,
+            "date" => CellKind::Date,
+            "time" => CellKind::Time,
+            "timestamp_ntz" => CellKind::TimestampNtz,
+            "timestamp_ltz" => CellKind::TimestampLtz,
+            "timestamp_tz" => CellKind::TimestampTz,
+            "binary" => CellKind::Binary,
+            "variant" | "object" | "array" | "geography" | "geometry" | "vector" => CellKind::Json,
+            _ => CellKind::Text,
+        }
     }
 
     fn scale(&self) -> usize {
@@ -117,7 +175,9 @@ pub(crate) fn columns(row_type: &[RowType]) -> Vec<Column> {
 }
 
 /// One row of cells to a JSON object keyed by `names` (from
-/// [`unique_names`]); a cell count other than `rowType`'s is an error.
+/// [`unique_names`]); a cell count other than `rowType`'s is an error. The
+/// reference [`RowDecoder::push_row`] is tested against.
+#[cfg(test)]
 pub(crate) fn decode_row(
     row_type: &[RowType],
     names: &[String],
@@ -145,59 +205,169 @@ pub(crate) fn decode_row(
     Ok(row)
 }
 
-/// One cell, by its column's type. Unparseable cells stay strings.
+/// How every row of a result decodes: its columns' kinds and scales, read
+/// once, and the names rows are keyed by.
+#[derive(Clone, Debug)]
+pub(crate) struct RowDecoder {
+    kinds: Vec<(CellKind, usize)>,
+}
+
+impl RowDecoder {
+    /// The decoder for `row_type`.
+    pub(crate) fn new(row_type: &[RowType]) -> Self {
+        RowDecoder {
+            kinds: row_type.iter().map(|c| (c.cell_kind(), c.scale())).collect(),
+        }
+    }
+
+    /// Decode one row's JSON text (an array of cells) into `table`, whose
+    /// columns are this decoder's; a row of another length, or not an
+    /// array, is an upstream fault and leaves the table as it was.
+    pub(crate) fn push_row(&self, table: &mut Table, raw: &RawValue) -> Result<(), AppError> {
+        let cells: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(|_| {
+            AppError::new(
+                ErrorKind::UpstreamFailed,
+                "Snowflake sent a row that is not an array of cells",
+            )
+        })?;
+        if cells.len() != self.kinds.len() {
+            return Err(wrong_width(cells.len(), self.kinds.len()));
+        }
+        let rows = table.rows();
+        for (&(kind, scale), cell) in self.kinds.iter().zip(cells) {
+            match lead(cell) {
+                b'"' => match serde_json::from_str::<Text<'_>>(cell.get()) {
+                    Ok(Text(text)) => push_cell(table, kind, scale, &text),
+                    Err(_) => {
+                        table.truncate_rows(rows);
+                        return Err(AppError::new(
+                            ErrorKind::UpstreamFailed,
+                            "Snowflake sent a cell that is not valid JSON text",
+                        ));
+                    }
+                },
+                b'n' => table.push_null(),
+                _ => match serde_json::from_str::<Value>(cell.get()) {
+                    Ok(value) => table.push_value(value),
+                    Err(_) => table.push_null(),
+                },
+            }
+        }
+        Ok(())
+    }
+}
+
+fn wrong_width(cells: usize, columns: usize) -> AppError {
+    AppError::new(
+        ErrorKind::UpstreamFailed,
+        format!("Snowflake sent a row of {cells} cells for {columns} columns"),
+    )
+}
+
+/// [`decode_cell`] straight into `table`: the same value, built only where
+/// the type needs it (text, integers, dates and wall-clock timestamps are
+/// written without a `Value`).
+fn push_cell(table: &mut Table, kind: CellKind, scale: usize, cell: &str) {
+    match kind {
+        CellKind::Text => table.push_text(cell),
+        CellKind::Fixed if cell.len() < 16 && !cell.is_empty() => {
+            // At most 15 digits: exactly an i64 within ±(2^53 − 1).
+            let digits = cell.strip_prefix('-').unwrap_or(cell);
+            match cell.parse::<i64>() {
+                Ok(n) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                    table.push_int(n)
+                }
+                _ => table.push_value(decode_kind(kind, scale, cell)),
+            }
+        }
+        CellKind::Date => match days(cell).filter(|d| (0..=9999).contains(&d.year())) {
+            Some(d) => table.push_text_with(|s| {
+                let _ = write!(s, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day());
+            }),
+            None => table.push_value(decode_kind(kind, scale, cell)),
+        },
+        CellKind::TimestampNtz | CellKind::TimestampLtz => {
+            match instant(cell).filter(|(dt, _)| (0..=9999).contains(&dt.year())) {
+                Some((dt, nanos)) => table.push_text_with(|s| {
+                    let _ = write!(
+                        s,
+                        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                        dt.year(),
+                        dt.month(),
+                        dt.day(),
+                        dt.hour(),
+                        dt.minute(),
+                        dt.second()
+                    );
+                    push_fraction(s, nanos, scale);
+                    if kind == CellKind::TimestampLtz {
+                        s.push('Z');
+                    }
+                }),
+                None => table.push_value(decode_kind(kind, scale, cell)),
+            }
+        }
+        _ => table.push_value(decode_kind(kind, scale, cell)),
+    }
+}
+
+/// A DATE cell (days since 1970) as a date.
+fn days(cell: &str) -> Option<NaiveDate> {
+    cell.parse::<i64>().ok().and_then(|days| {
+        NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(ChronoDuration::try_days(days)?)
+    })
+}
+
+/// One cell, by its column's type. Unparseable cells stay strings. The
+/// reference the row decoder is tested against.
+#[cfg(test)]
 pub(crate) fn decode_cell(column: &RowType, cell: &str) -> Value {
-    let decoded = match column.kind().as_str() {
-        "fixed" | "decfloat" => decimal(cell),
-        "real" => real(cell),
-        "boolean" => match cell {
+    decode_kind(column.cell_kind(), column.scale(), cell)
+}
+
+fn decode_kind(kind: CellKind, scale: usize, cell: &str) -> Value {
+    let decoded = match kind {
+        CellKind::Fixed | CellKind::Decfloat => decimal(cell),
+        CellKind::Real => real(cell),
+        CellKind::Boolean => match cell {
             "true" | "TRUE" | "1" => Some(Value::Bool(true)),
             "false" | "FALSE" | "0" => Some(Value::Bool(false)),
             _ => None,
         },
-        "date" => cell
-            .parse::<i64>()
-            .ok()
-            .and_then(|days| {
-                NaiveDate::from_ymd_opt(1970, 1, 1)?
-                    .checked_add_signed(ChronoDuration::try_days(days)?)
-            })
-            .map(|d| Value::String(d.format("%Y-%m-%d").to_string())),
-        "time" => split_seconds(cell).and_then(|(secs, nanos)| {
+        CellKind::Date => days(cell).map(|d| Value::String(d.format("%Y-%m-%d").to_string())),
+        CellKind::Time => split_seconds(cell).and_then(|(secs, nanos)| {
             let t =
                 NaiveTime::from_num_seconds_from_midnight_opt(u32::try_from(secs).ok()?, nanos)?;
             Some(Value::String(format!(
                 "{}{}",
                 t.format("%H:%M:%S"),
-                fraction(nanos, column.scale())
+                fraction(nanos, scale)
             )))
         }),
-        "timestamp_ntz" => instant(cell).map(|(dt, nanos)| {
+        CellKind::TimestampNtz => instant(cell).map(|(dt, nanos)| {
             Value::String(format!(
                 "{}{}",
                 dt.format("%Y-%m-%dT%H:%M:%S"),
-                fraction(nanos, column.scale())
+                fraction(nanos, scale)
             ))
         }),
-        "timestamp_ltz" => instant(cell).map(|(dt, nanos)| {
+        CellKind::TimestampLtz => instant(cell).map(|(dt, nanos)| {
             Value::String(format!(
                 "{}{}Z",
                 dt.format("%Y-%m-%dT%H:%M:%S"),
-                fraction(nanos, column.scale())
+                fraction(nanos, scale)
             ))
         }),
-        "timestamp_tz" => timestamp_tz(cell, column.scale()),
-        "binary" => {
+        CellKind::TimestampTz => timestamp_tz(cell, scale),
+        CellKind::Binary => {
             if cell.len().is_multiple_of(2) && cell.bytes().all(|b| b.is_ascii_hexdigit()) {
                 Some(Value::String(cell.to_ascii_lowercase()))
             } else {
                 None
             }
         }
-        "variant" | "object" | "array" | "geography" | "geometry" | "vector" => {
-            serde_json::from_str(cell).ok()
-        }
-        _ => None,
+        CellKind::Json => serde_json::from_str(cell).ok(),
+        CellKind::Text => None,
     };
     decoded.unwrap_or_else(|| Value::String(cell.to_owned()))
 }
@@ -306,6 +476,19 @@ fn timestamp_tz(cell: &str, scale: usize) -> Option<Value> {
         abs / 60,
         abs % 60
     )))
+}
+
+/// [`fraction`], written onto `out`.
+fn push_fraction(out: &mut String, nanos: u32, scale: usize) {
+    if scale > 0 {
+        let scale = scale.min(9);
+        let _ = write!(
+            out,
+            ".{:0width$}",
+            nanos / 10u32.pow((9 - scale) as u32),
+            width = scale
+        );
+    }
 }
 
 /// `.` and the first `scale` digits of `nanos` (nothing for scale 0).

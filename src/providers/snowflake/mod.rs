@@ -408,22 +408,17 @@ impl Execution<'_> {
             code: _,
         } = rs;
         let meta = result_set_meta_data.unwrap_or_default();
-        let fetch = async |range: std::ops::Range<usize>| {
-            let started = Instant::now();
-            let n = range.len() as u32;
-            let parts = page::fetch_partitions(
+        let concurrency = self.provider.settings.partition_concurrency;
+        let fetch = |range: std::ops::Range<usize>| {
+            page::fetch_partitions(
                 self.client(),
                 self.conn,
                 &statement_handle,
                 range,
-                self.provider.settings.partition_concurrency,
+                concurrency,
                 self.deadline,
             )
-            .await;
-            self.stats.record_upstream_batch(n, started.elapsed());
-            parts
         };
-        let concurrency = self.provider.settings.partition_concurrency;
         let paged = page::collect(
             &meta,
             data,
@@ -434,6 +429,9 @@ impl Execution<'_> {
             fetch,
         )
         .await?;
+        if paged.fetched > 0 {
+            self.stats.record_upstream_batch(paged.fetched, paged.waited);
+        }
         let next = paged.next.map(|(partition, offset)| CursorState {
             query: self.plan.key.clone(),
             handle: statement_handle.clone(),

@@ -3,42 +3,45 @@
 //! (in order), until the end, `max_rows`, or the response byte budget — then
 //! the position of the next row, for the cursor.
 
-use std::collections::VecDeque;
 use std::ops::Range;
+use std::time::{Duration, Instant};
 
-use futures_util::stream::{self, StreamExt, TryStreamExt};
+use futures_util::stream::{self, Stream, StreamExt};
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 
 use super::client::{Connection, ResultMeta, Rows, SnowflakeClient};
-use super::decode::{decode_row, unique_names};
+use super::decode::{RowDecoder, unique_names};
 use crate::deadline::Deadline;
 use crate::error::{AppError, ErrorKind};
+use crate::table::Table;
 
 /// Rows of a page and where the next page starts (`None` when complete).
 #[derive(Debug, PartialEq)]
 pub(crate) struct Paged {
     /// Decoded rows.
-    pub(crate) rows: Vec<Map<String, Value>>,
+    pub(crate) rows: Table,
     /// (partition, row offset) of the first row not included.
     pub(crate) next: Option<(usize, usize)>,
+    /// Partitions requested.
+    pub(crate) fetched: u32,
+    /// Time spent waiting for them (wall clock, not decoding).
+    pub(crate) waited: Duration,
 }
 
-/// Fetch partitions `range` concurrently (at most `concurrency` at once),
-/// returned in partition order.
-pub(crate) async fn fetch_partitions(
-    client: &SnowflakeClient,
-    conn: &Connection,
-    handle: &str,
+/// Partitions `range`, requested concurrently (at most `concurrency` at
+/// once) and yielded in partition order as each arrives, so the first is
+/// decoded while the others are still on the wire.
+pub(crate) fn fetch_partitions<'a>(
+    client: &'a SnowflakeClient,
+    conn: &'a Connection,
+    handle: &'a str,
     range: Range<usize>,
     concurrency: usize,
-    deadline: &Deadline,
-) -> Result<Vec<Rows>, AppError> {
+    deadline: &'a Deadline,
+) -> impl Stream<Item = Result<Rows, AppError>> + 'a {
     stream::iter(range)
-        .map(|n| client.partition(conn, handle, n, deadline))
+        .map(move |n| client.partition(conn, handle, n, deadline))
         .buffered(concurrency.max(1))
-        .try_collect()
-        .await
 }
 
 /// The encoded size of a row, estimated from its JSON text and the names
@@ -47,18 +50,9 @@ fn estimate(names: &[String], raw: &RawValue) -> usize {
     raw.get().len() + names.iter().map(|n| n.len() + 4).sum::<usize>()
 }
 
-/// One row's cells from its JSON text.
-fn cells(raw: &RawValue) -> Result<Vec<Value>, AppError> {
-    serde_json::from_str(raw.get()).map_err(|_| {
-        AppError::new(
-            ErrorKind::UpstreamFailed,
-            "Snowflake sent a row that is not an array of cells",
-        )
-    })
-}
-
-/// Collect rows from `start`; `fetch` loads a range of partitions ≥ 1.
-pub(crate) async fn collect<F>(
+/// Collect rows from `start`; `fetch` streams a range of partitions ≥ 1 in
+/// order. Each partition is decoded as it arrives.
+pub(crate) async fn collect<F, S>(
     meta: &ResultMeta,
     first: Rows,
     start: (usize, usize),
@@ -68,7 +62,8 @@ pub(crate) async fn collect<F>(
     fetch: F,
 ) -> Result<Paged, AppError>
 where
-    F: AsyncFn(Range<usize>) -> Result<Vec<Rows>, AppError>,
+    F: Fn(Range<usize>) -> S,
+    S: Stream<Item = Result<Rows, AppError>>,
 {
     let parts = meta.partition_info.len().max(1);
     let (mut p, mut offset) = start;
@@ -90,21 +85,26 @@ where
         ));
     }
     let names = unique_names(&meta.row_type);
+    let decoder = RowDecoder::new(&meta.row_type);
+    let mut paged = Paged {
+        rows: Table::new(names.clone()),
+        next: None,
+        fetched: 0,
+        waited: Duration::ZERO,
+    };
     let mut first = Some(first);
-    let mut pending: VecDeque<Rows> = VecDeque::new();
-    let mut rows = Vec::new();
+    let mut batch = None;
     let mut bytes = 0usize;
     while p < parts {
-        if rows.len() >= max_rows || (bytes >= budget && !rows.is_empty()) {
-            return Ok(Paged {
-                rows,
-                next: Some((p, offset)),
-            });
+        let rows = paged.rows.rows();
+        if rows >= max_rows || (bytes >= budget && rows > 0) {
+            paged.next = Some((p, offset));
+            return Ok(paged);
         }
-        if pending.is_empty() {
-            if p == 0 {
-                pending.push_back(first.take().unwrap_or_default());
-            } else {
+        let data = if p == 0 {
+            first.take().unwrap_or_default()
+        } else {
+            let stream = batch.get_or_insert_with(|| {
                 let room = budget.saturating_sub(bytes);
                 let mut end = p + 1;
                 let mut planned = size(p);
@@ -115,10 +115,20 @@ where
                     planned = planned.saturating_add(size(end));
                     end += 1;
                 }
-                pending.extend(fetch(p..end).await?);
+                paged.fetched += (end - p) as u32;
+                Box::pin(fetch(p..end))
+            });
+            let waiting = Instant::now();
+            let next = stream.next().await;
+            paged.waited += waiting.elapsed();
+            match next {
+                Some(data) => data?,
+                None => {
+                    batch = None;
+                    Rows::default()
+                }
             }
-        }
-        let data = pending.pop_front().unwrap_or_default();
+        };
         if let Some(info) = meta.partition_info.get(p)
             && info.row_count != data.len()
         {
@@ -136,21 +146,21 @@ where
                 "invalid cursor: it points past the end of a partition",
             ));
         }
-        for (i, raw) in data.into_iter().enumerate().skip(offset) {
-            let est = estimate(&names, &raw);
-            if rows.len() >= max_rows || (bytes + est > budget && !rows.is_empty()) {
-                return Ok(Paged {
-                    rows,
-                    next: Some((p, i)),
-                });
+        paged.rows.reserve(data.len() - offset, 0);
+        for (i, raw) in data.iter().enumerate().skip(offset) {
+            let est = estimate(&names, raw);
+            let rows = paged.rows.rows();
+            if rows >= max_rows || (bytes + est > budget && rows > 0) {
+                paged.next = Some((p, i));
+                return Ok(paged);
             }
             bytes += est;
-            rows.push(decode_row(&meta.row_type, &names, cells(&raw)?)?);
+            decoder.push_row(&mut paged.rows, raw)?;
         }
         offset = 0;
         p += 1;
     }
-    Ok(Paged { rows, next: None })
+    Ok(paged)
 }
 
 /// `numRowsInserted` → `num_rows_inserted`.
@@ -197,15 +207,16 @@ mod tests {
         budget: usize,
     ) -> (Vec<String>, Option<(usize, usize)>, Vec<Range<usize>>) {
         let calls = RefCell::new(Vec::new());
-        let fetch = async |r: Range<usize>| {
+        let fetch = |r: Range<usize>| {
             calls.borrow_mut().push(r.clone());
-            Ok(r.map(partition).collect())
+            stream::iter(r.map(|p| Ok(partition(p))))
         };
         let paged = collect(&meta(), partition(0), start, max_rows, budget, 4, fetch)
             .await
             .unwrap();
         let values = paged
             .rows
+            .to_maps()
             .iter()
             .map(|r| r["V"].as_str().unwrap().to_owned())
             .collect();
@@ -260,13 +271,13 @@ mod tests {
 
     #[tokio::test]
     async fn cursor_past_the_end_is_rejected() {
-        let fetch = async |_r: Range<usize>| Ok(vec![]);
+        let fetch = |_r: Range<usize>| stream::iter(Vec::<Result<Rows, AppError>>::new());
         assert!(
             collect(&meta(), partition(0), (3, 0), 1, 1, 4, fetch)
                 .await
                 .is_err()
         );
-        let fetch = async |r: Range<usize>| Ok(r.map(partition).collect());
+        let fetch = |r: Range<usize>| stream::iter(r.map(|p| Ok(partition(p))));
         assert!(
             collect(&meta(), partition(0), (1, 9), 1, 1, 4, fetch)
                 .await

@@ -6,7 +6,8 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::cursor;
-use super::decode::{RowType, decode_cell, decode_row, unique_names};
+use super::decode::{RowDecoder, RowType, decode_cell, decode_row, unique_names};
+use crate::table::Table;
 use crate::error::ErrorKind;
 use crate::properties::config;
 
@@ -36,7 +37,48 @@ proptest! {
         ],
     ) {
         let column = RowType { name: "C".into(), kind: kind.into(), scale: Some(scale), nullable: None };
-        let _ = decode_cell(&column, &cell);
+        let reference = decode_cell(&column, &cell);
+        // The row decoder writes the same value straight into a table.
+        let mut table = Table::new(vec!["C".into()]);
+        let raw = serde_json::value::to_raw_value(&[&cell]).unwrap();
+        RowDecoder::new(std::slice::from_ref(&column)).push_row(&mut table, &raw).unwrap();
+        prop_assert_eq!(
+            serde_json::to_string(&table.row_map(0)["C"]).unwrap(),
+            serde_json::to_string(&reference).unwrap()
+        );
+    }
+
+    #[test]
+    fn the_row_decoder_agrees_with_the_reference(
+        kinds in prop::collection::vec(prop_oneof![
+            Just("fixed"), Just("real"), Just("text"), Just("date"), Just("timestamp_ntz"),
+            Just("timestamp_ltz"), Just("timestamp_tz"), Just("time"), Just("variant"), Just("boolean"),
+        ], 1..6),
+        cells in prop::collection::vec(prop_oneof![
+            "-?[0-9]{1,17}".prop_map(|s| json!(s)),
+            "-?[0-9]{1,11}\\.[0-9]{1,9}".prop_map(|s| json!(s)),
+            "[0-9]{1,10}\\.[0-9]{0,9} [0-9]{1,4}".prop_map(|s| json!(s)),
+            ".{0,12}".prop_map(|s| json!(s)),
+            Just(Value::Null),
+            any::<i32>().prop_map(|n| json!(n)),
+        ], 6),
+        scale in 0i64..10,
+    ) {
+        let row_type: Vec<RowType> = kinds
+            .iter()
+            .enumerate()
+            .map(|(i, k)| RowType { name: format!("C{i}"), kind: (*k).into(), scale: Some(scale), nullable: None })
+            .collect();
+        let names = unique_names(&row_type);
+        let cells: Vec<Value> = cells.into_iter().take(row_type.len()).collect();
+        let reference = decode_row(&row_type, &names, cells.clone()).unwrap();
+        let mut table = Table::new(names);
+        let raw = serde_json::value::to_raw_value(&cells).unwrap();
+        RowDecoder::new(&row_type).push_row(&mut table, &raw).unwrap();
+        prop_assert_eq!(
+            serde_json::to_string(&table.row_map(0)).unwrap(),
+            serde_json::to_string(&reference).unwrap()
+        );
     }
 
 
