@@ -252,7 +252,9 @@ impl<S: SecretSource> App<S> {
         result: &FetchResult,
         redactor: &Redactor,
     ) -> Result<Box<RawValue>, AppError> {
-        let failed = |e: serde_json::Error| AppError::internal(format!("could not serialize the result: {e}"));
+        let failed = |e: serde_json::Error| {
+            AppError::internal(format!("could not serialize the result: {e}"))
+        };
         // Serialised once, straight into the response (the serializer's own
         // output needs no second parse to become a raw value); re-checked
         // only in the rare body that echoes a credential.

@@ -50,7 +50,9 @@ impl<'de> Deserialize<'de> for Members<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8).min(4096));
-                while let Some((Text(name), value)) = map.next_entry::<Text<'de>, &'de RawValue>()? {
+                while let Some((Text(name), value)) =
+                    map.next_entry::<Text<'de>, &'de RawValue>()?
+                {
                     members.push((name, value));
                 }
                 Ok(Members(members))
@@ -84,7 +86,11 @@ impl<'a> Members<'a> {
 
     /// The value of the member `name` (the last, as a map keeps it).
     pub(crate) fn get(&self, name: &str) -> Option<&'a RawValue> {
-        self.0.iter().rev().find(|(n, _)| n == name).map(|(_, v)| *v)
+        self.0
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
     }
 }
 

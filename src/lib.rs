@@ -9,8 +9,8 @@
 //! result and [`error`] the failure for the caller; [`telemetry`] reports.
 
 pub mod app;
-pub mod config;
 pub(crate) mod borrowed;
+pub mod config;
 pub(crate) mod context;
 pub(crate) mod dates;
 pub(crate) mod deadline;

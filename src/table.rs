@@ -297,7 +297,10 @@ mod tests {
     fn maps_keep_their_fields_and_leave_out_missing_ones() {
         let rows = vec![
             json!({"a": 1, "b": "x"}).as_object().unwrap().clone(),
-            json!({"c": 2.5, "a": u64::MAX}).as_object().unwrap().clone(),
+            json!({"c": 2.5, "a": u64::MAX})
+                .as_object()
+                .unwrap()
+                .clone(),
         ];
         let t = Table::from_maps(rows);
         assert_eq!(t.names(), ["a", "b", "c"]);
@@ -310,6 +313,9 @@ mod tests {
     #[test]
     fn an_empty_table_is_an_empty_array() {
         assert_eq!(serde_json::to_string(&Table::new(vec![])).unwrap(), "[]");
-        assert_eq!(serde_json::to_string(&Table::new(vec!["a".into()])).unwrap(), "[]");
+        assert_eq!(
+            serde_json::to_string(&Table::new(vec!["a".into()])).unwrap(),
+            "[]"
+        );
     }
 }

@@ -17,7 +17,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::secrets::CacheStatus;
 
@@ -62,8 +64,7 @@ pub fn init() {
     let setting = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .ok()
         .or_else(|| std::env::var("RUST_LOG").ok());
-    let filter = EnvFilter::try_new(filter_directives(setting.as_deref()))
-        .unwrap_or_else(|_| EnvFilter::new(filter_directives(None)));
+    let filter = directives(setting.as_deref());
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
@@ -71,9 +72,20 @@ pub fn init() {
         .with_span_list(false)
         .with_target(true)
         .with_ansi(false)
-        .with_env_filter(filter)
+        .with_max_level(tracing::Level::TRACE)
         .with_writer(std::io::stdout)
+        .finish()
+        .with(filter)
         .init();
+}
+
+/// The filter for a level setting; an invalid one falls back to `info`.
+/// `Targets` takes `RUST_LOG`'s `target=level` directives without the
+/// regular-expression engine `EnvFilter` brings (about 1 MB of binary).
+fn directives(setting: Option<&str>) -> Targets {
+    filter_directives(setting)
+        .parse()
+        .unwrap_or_else(|_| filter_directives(None).parse().unwrap_or_default())
 }
 
 /// Replace the default panic hook, which prints the panic message — and a
@@ -246,8 +258,20 @@ mod tests {
         assert!(filter_directives(Some("FATAL")).starts_with("error,"));
         assert!(filter_directives(None).starts_with("info,"));
         for setting in ["TRACE", "debug", "WARN", "secret_fetch=debug,info"] {
-            EnvFilter::try_new(filter_directives(Some(setting))).unwrap();
+            filter_directives(Some(setting)).parse::<Targets>().unwrap();
         }
+        let t = directives(Some("warn"));
+        assert!(t.would_enable("secret_fetch", &tracing::Level::WARN));
+        assert!(!t.would_enable("secret_fetch", &tracing::Level::INFO));
+        assert!(!t.would_enable("reqwest", &tracing::Level::DEBUG));
+        let t = directives(Some("secret_fetch=debug,warn"));
+        assert!(t.would_enable("secret_fetch::app", &tracing::Level::DEBUG));
+        assert!(!t.would_enable("tokio", &tracing::Level::INFO));
+        // Not a setting: the default, info.
+        let t = directives(Some("=="));
+        assert!(t.would_enable("secret_fetch", &tracing::Level::INFO));
+        assert!(!t.would_enable("secret_fetch", &tracing::Level::DEBUG));
+        {}
     }
 
     #[test]

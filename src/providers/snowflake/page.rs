@@ -104,7 +104,7 @@ where
         let data = if p == 0 {
             first.take().unwrap_or_default()
         } else {
-            let stream = batch.get_or_insert_with(|| {
+            if batch.as_ref().is_none_or(|(end, _)| p >= *end) {
                 let room = budget.saturating_sub(bytes);
                 let mut end = p + 1;
                 let mut planned = size(p);
@@ -116,18 +116,17 @@ where
                     end += 1;
                 }
                 paged.fetched += (end - p) as u32;
-                Box::pin(fetch(p..end))
-            });
-            let waiting = Instant::now();
-            let next = stream.next().await;
-            paged.waited += waiting.elapsed();
-            match next {
-                Some(data) => data?,
-                None => {
-                    batch = None;
-                    Rows::default()
-                }
+                batch = Some((end, Box::pin(fetch(p..end))));
             }
+            let waiting = Instant::now();
+            let next = match batch.as_mut() {
+                Some((_, stream)) => stream.next().await,
+                None => None,
+            };
+            paged.waited += waiting.elapsed();
+            // A stream that ends early leaves the partition empty, which
+            // its partitionInfo then refuses.
+            next.transpose()?.unwrap_or_default()
         };
         if let Some(info) = meta.partition_info.get(p)
             && info.row_count != data.len()
@@ -231,6 +230,31 @@ mod tests {
         assert_eq!(values[11], "2.3");
         assert_eq!(next, None);
         assert_eq!(calls, vec![1..3], "partitions 1 and 2 fetched together");
+    }
+
+    #[tokio::test]
+    async fn one_partition_at_a_time_reads_every_partition() {
+        let calls = RefCell::new(Vec::new());
+        let fetch = |r: Range<usize>| {
+            calls.borrow_mut().push(r.clone());
+            stream::iter(r.map(|p| Ok(partition(p))))
+        };
+        let paged = collect(&meta(), partition(0), (0, 0), usize::MAX, usize::MAX, 1, fetch)
+            .await
+            .unwrap();
+        assert_eq!(paged.rows.rows(), 12);
+        assert_eq!(paged.next, None);
+        assert_eq!(paged.fetched, 2);
+        assert_eq!(calls.into_inner(), vec![1..2, 2..3]);
+    }
+
+    #[tokio::test]
+    async fn a_partition_stream_that_ends_early_is_an_upstream_fault() {
+        let fetch = |_r: Range<usize>| stream::iter(vec![Ok(partition(1))]);
+        let err = collect(&meta(), partition(0), (0, 0), usize::MAX, usize::MAX, 4, fetch)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UpstreamFailed);
     }
 
     #[tokio::test]
