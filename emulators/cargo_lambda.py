@@ -9,8 +9,8 @@ runs the `bootstrap` binary against it with the environment cargo-lambda asks
 for (it prints `AWS_LAMBDA_RUNTIME_API=http://<addr>/.rt` and
 `AWS_LAMBDA_FUNCTION_NAME=_`) plus the stand-ins' settings.
 
-Used by tests/e2e/test_cargo_lambda.py, tests/e2e/test_schemathesis.py and
-scripts/cargo-lambda-stand-ins. cargo-lambda comes from PyPI (tests/requirements.txt
+Used by tests/e2e/test_cargo_lambda.py and tests/e2e/test_schemathesis.py
+(the README's loop runs the same commands by hand). cargo-lambda comes from PyPI (tests/requirements.txt
 installs it into .venv); a missing one is an error, never a skip.
 """
 
