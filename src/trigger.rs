@@ -5,7 +5,10 @@
 //! EventBridge and Scheduler envelopes, then a bare task (console, CLI, SDK,
 //! a rule or schedule with constant `Input`). A task is recognised by its
 //! `provider` field; a document that looks like two of these at once is
-//! rejected as ambiguous rather than guessed.
+//! rejected as ambiguous rather than guessed. Events of integrations this
+//! function does not serve (ALB targets, WebSocket routes, Lambda
+//! authorizers) are rejected by name, even though they carry REST's or 2.0's
+//! fields.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
 use serde_json::Value;
@@ -130,16 +133,30 @@ pub(crate) fn classify(event: Value, default_task: Option<&Value>) -> Result<Inv
         map.get(key).is_some_and(|v| !v.is_null())
     };
     let context = obj.get("requestContext").and_then(Value::as_object);
+    // Events of API Gateway's and ELB's other integrations carry REST's or
+    // 2.0's fields too, but are not requests to answer with a proxy
+    // response: an ALB target request (`requestContext.elb`), a WebSocket
+    // route (`requestContext.connectionId` / `eventType`), and a Lambda
+    // authorizer's question (`type` TOKEN or REQUEST with `methodArn` or
+    // `routeArn`; cargo-lambda's 2.0 requests carry these as nulls).
     let is_alb = context.is_some_and(|c| present(c, "elb"));
+    let is_websocket =
+        context.is_some_and(|c| present(c, "connectionId") || present(c, "eventType"));
+    let is_authorizer = matches!(
+        obj.get("type").and_then(Value::as_str),
+        Some("TOKEN" | "REQUEST")
+    ) && (present(obj, "methodArn") || present(obj, "routeArn"));
+    let foreign = is_alb || is_websocket || is_authorizer;
     // An event that declares payload version 2.0 and carries
     // `requestContext.http` is an HTTP API / Function URL request, whatever
     // else it carries; REST's shape (or version 1.0) is REST.
-    let is_v2 = obj.get("version").and_then(Value::as_str) == Some("2.0")
+    let is_v2 = !foreign
+        && obj.get("version").and_then(Value::as_str) == Some("2.0")
         && context
             .and_then(|c| c.get("http"))
             .and_then(|h| h.get("method"))
             .is_some_and(|m| !m.is_null());
-    let is_rest = !is_v2 && present(obj, "httpMethod") && context.is_some() && !is_alb;
+    let is_rest = !foreign && !is_v2 && present(obj, "httpMethod") && context.is_some();
     let is_envelope = present(obj, "source") && present(obj, "detail-type");
     let is_task = present(obj, "provider");
     let shapes: Vec<&str> = [
@@ -161,6 +178,16 @@ pub(crate) fn classify(event: Value, default_task: Option<&Value>) -> Result<Inv
     if is_alb {
         return Err(unrecognized(
             "Application Load Balancer events are not supported",
+        ));
+    }
+    if is_authorizer {
+        return Err(unrecognized(
+            "API Gateway Lambda authorizer events are not supported: this function answers requests, it does not authorize them",
+        ));
+    }
+    if is_websocket {
+        return Err(unrecognized(
+            "API Gateway WebSocket events are not supported",
         ));
     }
     if is_rest {
@@ -447,5 +474,335 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// What a fixture must classify as.
+    enum Want {
+        /// A task document from this trigger.
+        Task(TriggerKind),
+        /// An HTTP request: trigger, method, path.
+        Http(TriggerKind, &'static str, &'static str),
+        /// `unrecognized_event`, with a message containing this.
+        Rejected(&'static str),
+    }
+
+    macro_rules! fixture {
+        ($path:literal, $want:expr) => {
+            (
+                $path,
+                include_str!(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/tests/fixtures/events/",
+                    $path
+                )),
+                $want,
+            )
+        };
+    }
+
+    /// Events as the tools produce them: cargo-lambda's Function URL front
+    /// (captured from `cargo lambda watch`) and its test fixture, `sam local
+    /// generate-event`, and the aws_lambda_events crate's fixtures (which are
+    /// also `cargo lambda invoke --data-example`'s payloads). See
+    /// tests/fixtures/events/README.md.
+    fn fixtures() -> Vec<(&'static str, &'static str, Want)> {
+        use TriggerKind::*;
+        use Want::*;
+        const AV: &str = "/v1/alpha-vantage/GLOBAL_QUOTE";
+        const NOT_SERVED: &str = "neither a task";
+        const AUTHORIZER: &str = "authorizer events are not supported";
+        const WEBSOCKET: &str = "WebSocket events are not supported";
+        const ALB: &str = "Application Load Balancer";
+        vec![
+            // cargo-lambda: a 2.0 request with `httpMethod` (GET even for a
+            // POST), and nulls for REST's and authorizers' fields.
+            fixture!(
+                "cargo-lambda/function-url-get.json",
+                Http(ApiGatewayHttp, "GET", AV)
+            ),
+            fixture!(
+                "cargo-lambda/function-url-post-json.json",
+                Http(ApiGatewayHttp, "POST", "/v1/fetch")
+            ),
+            fixture!(
+                "cargo-lambda/function-url-post-binary.json",
+                Http(ApiGatewayHttp, "POST", "/v1/fetch")
+            ),
+            fixture!(
+                "cargo-lambda/example-apigw-request.json",
+                Http(ApiGatewayRest, "POST", "/hello/world")
+            ),
+            // sam local generate-event
+            fixture!(
+                "sam/apigateway-aws-proxy-get.json",
+                Http(ApiGatewayRest, "GET", AV)
+            ),
+            fixture!(
+                "sam/apigateway-aws-proxy-post.json",
+                Http(ApiGatewayRest, "POST", "/v1/fetch")
+            ),
+            fixture!(
+                "sam/apigateway-aws-proxy-default.json",
+                Http(ApiGatewayRest, "POST", "/path/to/resource")
+            ),
+            fixture!(
+                "sam/apigateway-http-api-proxy-post.json",
+                Http(ApiGatewayHttp, "POST", "/v1/fetch")
+            ),
+            fixture!(
+                "sam/apigateway-http-api-proxy-stage.json",
+                Http(ApiGatewayHttp, "GET", AV)
+            ),
+            fixture!(
+                "sam/apigateway-http-api-proxy-default.json",
+                Http(ApiGatewayHttp, "POST", "/path/to/resource")
+            ),
+            fixture!("sam/apigateway-authorizer.json", Rejected(AUTHORIZER)),
+            fixture!(
+                "sam/apigateway-request-authorizer.json",
+                Rejected(AUTHORIZER)
+            ),
+            fixture!("sam/cloudwatch-scheduled-event.json", Task(EventBridge)),
+            fixture!("sam/alb-request.json", Rejected(ALB)),
+            fixture!("sam/sqs-receive-message.json", Rejected(NOT_SERVED)),
+            // aws_lambda_events
+            fixture!(
+                "aws_lambda_events/example-apigw-request.json",
+                Http(ApiGatewayRest, "POST", "/hello/world")
+            ),
+            fixture!(
+                "aws_lambda_events/example-apigw-console-request.json",
+                Http(ApiGatewayRest, "POST", "/path/to/resource")
+            ),
+            fixture!(
+                "aws_lambda_events/example-apigw-console-test-request.json",
+                Http(ApiGatewayRest, "POST", "/myPath")
+            ),
+            fixture!(
+                "aws_lambda_events/example-apigw-request-catch-all.json",
+                Http(ApiGatewayRest, "POST", "/hello/world")
+            ),
+            fixture!(
+                "aws_lambda_events/example-apigw-request-multi-value-parameters.json",
+                Http(ApiGatewayRest, "POST", "/hello/world")
+            ),
+            fixture!(
+                "aws_lambda_events/example-apigw-restapi-openapi-request.json",
+                Http(ApiGatewayRest, "POST", "/hello/world")
+            ),
+            fixture!(
+                "aws_lambda_events/example-apigw-sam-rest-request.json",
+                Http(ApiGatewayRest, "GET", "/test")
+            ),
+            fixture!(
+                "aws_lambda_events/example-apigw-sam-http-request.json",
+                Http(ApiGatewayHttp, "GET", "/dump")
+            ),
+            fixture!(
+                "aws_lambda_events/example-apigw-v2-request-iam.json",
+                Http(ApiGatewayHttp, "GET", "/my/path")
+            ),
+            fixture!(
+                "aws_lambda_events/example-apigw-v2-request-jwt-authorizer.json",
+                Http(ApiGatewayHttp, "GET", "/my/path")
+            ),
+            fixture!(
+                "aws_lambda_events/example-apigw-v2-request-lambda-authorizer.json",
+                Http(ApiGatewayHttp, "GET", "/my/path")
+            ),
+            fixture!(
+                "aws_lambda_events/example-apigw-v2-request-multi-value-parameters.json",
+                Http(ApiGatewayHttp, "GET", "/my/path")
+            ),
+            fixture!(
+                "aws_lambda_events/example-apigw-v2-request-no-authorizer.json",
+                Http(ApiGatewayHttp, "GET", "/")
+            ),
+            fixture!(
+                "aws_lambda_events/example-apigw-custom-auth-request.json",
+                Rejected(AUTHORIZER)
+            ),
+            fixture!(
+                "aws_lambda_events/example-apigw-custom-auth-request-type-request.json",
+                Rejected(AUTHORIZER)
+            ),
+            fixture!(
+                "aws_lambda_events/example-apigw-v2-custom-authorizer-v1-request.json",
+                Rejected(AUTHORIZER)
+            ),
+            fixture!(
+                "aws_lambda_events/example-apigw-v2-custom-authorizer-v2-request.json",
+                Rejected(AUTHORIZER)
+            ),
+            fixture!(
+                "aws_lambda_events/example-apigw-v2-custom-authorizer-v2-request-null-maps.json",
+                Rejected(AUTHORIZER)
+            ),
+            fixture!(
+                "aws_lambda_events/example-apigw-v2-custom-authorizer-websocket-request.json",
+                Rejected(AUTHORIZER)
+            ),
+            fixture!(
+                "aws_lambda_events/example-apigw-websocket-request.json",
+                Rejected(WEBSOCKET)
+            ),
+            fixture!(
+                "aws_lambda_events/example-apigw-websocket-request-without-method.json",
+                Rejected(WEBSOCKET)
+            ),
+            fixture!(
+                "aws_lambda_events/example-apigw-websocket-request-disconnect-route.json",
+                Rejected(WEBSOCKET)
+            ),
+            fixture!(
+                "aws_lambda_events/example-alb-lambda-target-request-headers-only.json",
+                Rejected(ALB)
+            ),
+            fixture!(
+                "aws_lambda_events/example-alb-lambda-target-request-multivalue-headers.json",
+                Rejected(ALB)
+            ),
+            fixture!(
+                "aws_lambda_events/example-eventbridge-schedule.json",
+                Task(EventBridge)
+            ),
+            fixture!(
+                "aws_lambda_events/example-eventbridge-event-obj.json",
+                Task(EventBridge)
+            ),
+            fixture!(
+                "aws_lambda_events/example-vpc-lattice-v2-request.json",
+                Rejected(NOT_SERVED)
+            ),
+            fixture!(
+                "aws_lambda_events/example-sqs-event.json",
+                Rejected(NOT_SERVED)
+            ),
+            fixture!(
+                "aws_lambda_events/example-sns-event.json",
+                Rejected(NOT_SERVED)
+            ),
+        ]
+    }
+
+    #[test]
+    fn tool_generated_events_classify_by_what_they_are() {
+        let default =
+            json!({"provider": "alpha_vantage", "function": "GLOBAL_QUOTE", "symbol": "IBM"});
+        for (name, text, want) in fixtures() {
+            let event = parse_event(text).unwrap_or_else(|e| panic!("{name}: {}", e.message()));
+            let got = classify(event, Some(&default));
+            match (want, got) {
+                (Want::Task(kind), Ok(Invocation::Task { trigger, .. })) => {
+                    assert_eq!(trigger, kind, "{name}")
+                }
+                (
+                    Want::Http(kind, method, path),
+                    Ok(Invocation::Http {
+                        trigger, request, ..
+                    }),
+                ) => {
+                    assert_eq!(trigger, kind, "{name}");
+                    assert_eq!(request.method, method, "{name}");
+                    assert_eq!(request.path, path, "{name}");
+                }
+                (Want::Rejected(words), Err(err)) => {
+                    assert_eq!(err.kind(), ErrorKind::UnrecognizedEvent, "{name}");
+                    assert!(err.message().contains(words), "{name}: {}", err.message());
+                }
+                (_, got) => panic!("{name}: classified as {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_fixture_file_has_an_expectation() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/events");
+        let listed: std::collections::BTreeSet<&str> =
+            fixtures().iter().map(|(name, _, _)| *name).collect();
+        let mut on_disk = std::collections::BTreeSet::new();
+        for dir in std::fs::read_dir(root).unwrap() {
+            let dir = dir.unwrap();
+            if !dir.file_type().unwrap().is_dir() {
+                continue;
+            }
+            for file in std::fs::read_dir(dir.path()).unwrap() {
+                let file = file.unwrap().file_name().into_string().unwrap();
+                if file.ends_with(".json") {
+                    on_disk.insert(format!("{}/{file}", dir.file_name().to_string_lossy()));
+                }
+            }
+        }
+        let listed: std::collections::BTreeSet<String> =
+            listed.into_iter().map(str::to_owned).collect();
+        assert_eq!(on_disk, listed, "fixture files and the table disagree");
+        assert!(listed.len() >= 40, "only {} fixtures", listed.len());
+    }
+
+    #[test]
+    fn cargo_lambda_requests_carry_their_query_and_body() {
+        let get = fixtures()
+            .into_iter()
+            .find(|f| f.0 == "cargo-lambda/function-url-get.json")
+            .unwrap();
+        let Invocation::Http { request, style, .. } =
+            classify(parse_event(get.1).unwrap(), None).unwrap()
+        else {
+            panic!("not HTTP")
+        };
+        assert_eq!(style, HttpStyle::V2);
+        assert_eq!(request.query, vec![("symbol".to_owned(), "IBM".to_owned())]);
+        for (name, base64) in [
+            ("cargo-lambda/function-url-post-json.json", false),
+            ("cargo-lambda/function-url-post-binary.json", true),
+        ] {
+            let post = fixtures().into_iter().find(|f| f.0 == name).unwrap();
+            let Invocation::Http { request, .. } =
+                classify(parse_event(post.1).unwrap(), None).unwrap()
+            else {
+                panic!("{name}: not HTTP")
+            };
+            assert_eq!(request.base64, base64, "{name}");
+            assert!(request.body.is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn foreign_integrations_are_rejected_by_name_whatever_else_they_carry() {
+        // A REQUEST authorizer carries REST's whole request; a 2.0 authorizer
+        // carries `requestContext.http`; a WebSocket message has
+        // `httpMethod`-less REST fields. None is a request to answer.
+        for (ev, words) in [
+            (
+                json!({"type": "REQUEST", "methodArn": "arn:x", "httpMethod": "GET", "path": "/v1/fetch",
+                "requestContext": {"httpMethod": "GET", "stage": "prod"}}),
+                "authorizer",
+            ),
+            (
+                json!({"version": "2.0", "type": "REQUEST", "routeArn": "arn:x", "rawPath": "/v1/fetch",
+                "requestContext": {"http": {"method": "GET", "path": "/v1/fetch"}}}),
+                "authorizer",
+            ),
+            (
+                json!({"httpMethod": "POST", "requestContext": {"connectionId": "c", "eventType": "MESSAGE",
+                "routeKey": "$default", "stage": "prod"}, "body": "{}"}),
+                "WebSocket",
+            ),
+        ] {
+            let err = classify(ev.clone(), None).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::UnrecognizedEvent, "{ev}");
+            assert!(err.message().contains(words), "{ev}: {}", err.message());
+        }
+        // Nulls in those fields (as cargo-lambda sends them) are absent.
+        let ev = json!({"version": "2.0", "type": null, "methodArn": null, "routeArn": null, "httpMethod": "GET",
+            "rawPath": "/v1/fetch", "requestContext": {"connectionId": null, "eventType": null, "elb": null,
+            "http": {"method": "POST", "path": "/v1/fetch"}}});
+        assert!(matches!(
+            classify(ev, None).unwrap(),
+            Invocation::Http {
+                trigger: TriggerKind::ApiGatewayHttp,
+                ..
+            }
+        ));
     }
 }
