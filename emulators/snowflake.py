@@ -326,6 +326,7 @@ class _Statement:
     _cache: dict = field(default_factory=dict)
     tamper: Any = None               # a Tampered result's overrides
     handles: list | None = None      # a multi-statement request's child statements
+    reply_cache: dict | None = None  # a shared_cache result's encoded 200 answer (it never changes)
 
     @property
     def status_url(self) -> str:
@@ -617,8 +618,10 @@ def _dml_shape(dml: Dml, inserted: int):
 
 
 class Reply:
-    def __init__(self, status: int, body=None, headers: dict | None = None, gzip_always: bool = False):
+    def __init__(self, status: int, body=None, headers: dict | None = None, gzip_always: bool = False,
+                 cache: dict | None = None):
         self.status, self.body, self.headers, self.gzip_always = status, body, headers or {}, gzip_always
+        self.cache = cache   # the encoded body by "gzipped?", for a reply that never changes (see _Statement)
 
 
 def _link(st: _Statement, current: int | None) -> str:
@@ -676,7 +679,7 @@ def _result_reply(st: _Statement) -> Reply:
             body["code"] = t.code
         if t.message is not None:
             body["message"] = t.message
-    return Reply(200, body, {"Link": _link(st, None)})
+    return Reply(200, body, {"Link": _link(st, None)}, cache=st.reply_cache)
 
 
 def _running_reply(st: _Statement) -> Reply:
@@ -1010,6 +1013,8 @@ def _materialise(state: State, st: _Statement, final, reg, array_len) -> None:
         st.partitions = _split([list(r) for r in rows], sizes)
         if final.shared_cache is not None:
             st._cache = final.shared_cache.setdefault((json.dumps(sizes), st.nullable), {})
+            if st.tamper is None:
+                st.reply_cache = {}
     elif isinstance(final, Dml):
         inserted = final.inserted if final.inserted is not None else (array_len if array_len is not None else 1)
         st.row_type, data, st.stats = _dml_shape(final, inserted)
@@ -1164,10 +1169,16 @@ class Handler(base.Handler):
         elif isinstance(body, bytes):
             data = body
         else:
-            data = _json(body)
-            if reply.status == 200 and self.state.gzip_when_accepted and _accepts_gzip(
-                    self.headers.get("Accept-Encoding")) and self.command != "HEAD":
-                data, compressed = gzip.compress(data, mtime=0), True
+            packed = reply.status == 200 and self.state.gzip_when_accepted and _accepts_gzip(
+                self.headers.get("Accept-Encoding")) and self.command != "HEAD"
+            data = reply.cache.get(packed) if reply.cache is not None else None
+            if data is None:
+                data = _json(body)
+                if packed:
+                    data = gzip.compress(data, mtime=0)
+                if reply.cache is not None:
+                    reply.cache[packed] = data
+            compressed = compressed or packed
         headers = dict(reply.headers)
         if compressed:
             headers["Content-Encoding"] = "gzip"
