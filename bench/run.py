@@ -776,12 +776,40 @@ def report(res: dict) -> tuple[str, list[dict]]:
     return "\n".join(lines), t
 
 
+def merge(paths: list[Path]) -> str:
+    """The tables of several results files as one: each cell "run 1 / run 2 / …" where they differ."""
+    runs = [json.loads(p.read_text()) for p in paths]
+    tables = [r["table"].splitlines() for r in runs]
+    out = []
+    for lines in zip(*tables):
+        if not lines[0].startswith("|") or len(set(lines)) == 1:
+            out.append(lines[0] if len(set(lines)) == 1 else " / ".join(lines))
+            continue
+        cells = [line.strip("|").split(" | ") for line in lines]
+        if len({len(c) for c in cells}) != 1:
+            out.append(lines[0])
+            continue
+        merged = [cells[0][0].strip()]
+        for column in list(zip(*cells))[1:]:
+            column = [c.strip() for c in column]
+            merged.append(column[0] if len(set(column)) == 1 else " / ".join(column))
+        out.append("| " + " | ".join(merged) + " |")
+    head = ", ".join(f"{r['generated_at']} ({r['mode']}, load {r['machine']['loadavg_start'][0]:.1f} → "
+                     f"{r['machine']['loadavg_end'][0]:.1f})" for r in runs)
+    return f"Runs: {head}\n\n" + "\n".join(out)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="Benchmark secret-fetch against floors and Python baselines")
     parser.add_argument("--quick", action="store_true", help="fewer samples (about 2 minutes)")
     parser.add_argument("--binary", type=Path, default=RELEASE / "bootstrap", help="our bootstrap")
     parser.add_argument("--out", type=Path, default=OUT / "results.json")
+    parser.add_argument("--merge", type=Path, nargs="+", metavar="RESULTS_JSON",
+                        help="print the tables of earlier runs' results files side by side, run nothing")
     args = parser.parse_args()
+    if args.merge:
+        print(merge(args.merge))
+        return 0
     mode = "quick" if args.quick else "full"
     profile = PROFILES[mode]
     started, load_start = time.monotonic(), os.getloadavg()
