@@ -782,8 +782,11 @@ def merge(paths: list[Path]) -> str:
     tables = [r["table"].splitlines() for r in runs]
     out = []
     for lines in zip(*tables):
-        if not lines[0].startswith("|") or len(set(lines)) == 1:
-            out.append(lines[0] if len(set(lines)) == 1 else " / ".join(lines))
+        if len(set(lines)) == 1:
+            out.append(lines[0])
+            continue
+        if not lines[0].startswith("|"):
+            out += [f"Run {i}: {line.lstrip()}" for i, line in enumerate(lines, 1)]
             continue
         cells = [line.strip("|").split(" | ") for line in lines]
         if len({len(c) for c in cells}) != 1:
