@@ -86,15 +86,16 @@ class Handler(BaseHTTPRequestHandler):
     def read_body(self) -> bytes:
         """The request body: Content-Length or chunked, gunzipped if Content-Encoding: gzip."""
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            data = b""
+            chunks = []   # joined once: `+=` per chunk is quadratic for a large body in small chunks
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
                     while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                         pass
                     break
-                data += self.rfile.read(size)
+                chunks.append(self.rfile.read(size))
                 self.rfile.readline()
+            data = b"".join(chunks)
         else:
             length = int(self.headers.get("Content-Length") or 0)
             data = self.rfile.read(length) if length > 0 else b""
