@@ -10,6 +10,7 @@ pub(crate) mod client;
 pub(crate) mod cursor;
 pub(crate) mod decode;
 pub(crate) mod page;
+pub(crate) mod results;
 pub(crate) mod routes;
 pub(crate) mod settings;
 pub(crate) mod statements;
@@ -27,6 +28,7 @@ use serde_json::{Map, Value, json};
 use self::auth::{Auth, Credential, JwtCache, Session};
 use self::client::{Connection, StatementStatus, ResultSet, SnowflakeClient, is_statement_gone};
 use self::cursor::CursorState;
+use self::results::{ResultStore, StoredMeta};
 pub(crate) use self::settings::SnowflakeSettings;
 use self::statements::Statements;
 use self::task::Plan;
@@ -41,6 +43,23 @@ use crate::response::FetchResult;
 use crate::secrets::refresh::{Attempt, RetryPolicy, with_credential};
 use crate::secrets::{SecretRef, SecretSource, SecretValue};
 use crate::telemetry::InvocationStats;
+
+/// What identifies an execution for `cache_secs`: the statement, its
+/// bindings, and the account, role, warehouse, database and schema it runs
+/// as (never the credential).
+fn execution_key(plan: &Plan, session: &Session, base_url: &str) -> String {
+    let bindings = serde_json::to_string(&plan.bindings).unwrap_or_default();
+    let field = |v: &Option<String>| v.clone().unwrap_or_default();
+    format!(
+        "{}\u{1f}{bindings}\u{1f}{base_url}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+        plan.key,
+        field(&session.user),
+        field(&session.role),
+        field(&session.warehouse),
+        field(&session.database),
+        field(&session.schema)
+    )
+}
 
 /// Time kept to cancel a statement that is still running as the deadline nears.
 const CANCEL_RESERVE: Duration = Duration::from_millis(1500);
@@ -77,6 +96,7 @@ pub(crate) struct Snowflake {
     statements: Statements,
     jwt: JwtCache,
     parsed: Mutex<Option<(SecretValue, Arc<Credential>)>>,
+    results: ResultStore,
 }
 
 impl Provider for Snowflake {
@@ -114,6 +134,7 @@ impl Provider for Snowflake {
             statements,
             jwt: JwtCache::default(),
             parsed: Mutex::new(None),
+            results: ResultStore::default(),
         })
     }
 
@@ -158,6 +179,7 @@ impl Provider for Snowflake {
                 deadline: ctx.deadline,
                 stats: ctx.stats,
             };
+            let mut reuse = None;
             let (rs, start) = match &task.cursor {
                 Some(token) => {
                     let state = cursor::open(
@@ -166,14 +188,36 @@ impl Provider for Snowflake {
                         &plan.key,
                         plan.params_digest.as_deref(),
                     )?;
-                    run.resume(state).await?
+                    // Past partition 0, a result this sandbox paged before
+                    // needs only its partitions.
+                    let start = (state.partition, state.offset);
+                    match self.results.meta(&state.handle).filter(|_| start.0 >= 1) {
+                        Some(stored) => (Box::new(stored.result_set(&state.handle)), start),
+                        None => (run.stored(&state.handle).await?, start),
+                    }
                 }
-                None => (
-                    run.execute(&session, &submission).await?,
-                    (0, 0),
-                ),
+                None => match plan.cache_secs {
+                    Some(secs) => {
+                        let key = execution_key(&plan, &session, &conn.base_url);
+                        let (rs, hit) = run.execute_or_reuse(&session, &submission, &key, secs).await?;
+                        reuse = Some(hit);
+                        (rs, (0, 0))
+                    }
+                    None => (run.execute(&session, &submission).await?, (0, 0)),
+                },
             };
-            let (result, next) = run.page(*rs, start, page_budget).await?;
+            let handle = rs.statement_handle.clone();
+            let stored = (rs.result_set_meta_data.as_ref().is_some_and(|m| m.partition_info.len() > 1))
+                .then(|| StoredMeta::of(&rs));
+            let (mut result, next) = run.page(*rs, start, page_budget).await?;
+            if let (Some(stored), Some(_)) = (stored, &next) {
+                self.results.keep_meta(&handle, stored);
+            }
+            if let Some(hit) = reuse {
+                result
+                    .meta
+                    .insert("cache".into(), Value::from(if hit { "hit" } else { "miss" }));
+            }
             let next_cursor = next.map(|state| cursor::seal(state, &credential.cursor_key()));
             Ok(FetchResult {
                 next_cursor,
@@ -362,15 +406,37 @@ impl Execution<'_> {
         )
     }
 
-    /// Load the stored result a cursor points into.
-    async fn resume(
+    /// Run the statement, or page the stored result of the identical
+    /// execution `key` from less than `secs` seconds ago (`true`: reused).
+    async fn execute_or_reuse(
         &self,
-        state: CursorState,
-    ) -> Result<(Box<ResultSet>, (usize, usize)), AppError> {
+        session: &Session,
+        submission: &Submission,
+        key: &str,
+        secs: u64,
+    ) -> Result<(Box<ResultSet>, bool), AppError> {
+        let results = &self.provider.results;
+        if let Some(handle) = results.result(key, Duration::from_secs(secs)) {
+            match self.stored(&handle).await {
+                Ok(rs) => return Ok((rs, true)),
+                // Gone (or unreadable) upstream: run it again.
+                Err(e) if e.kind() == ErrorKind::CursorExpired => results.forget_result(key),
+                Err(e) => return Err(e),
+            }
+        }
+        let rs = self.execute(session, submission).await?;
+        if !rs.statement_handle.is_empty() {
+            results.keep_result(key, &rs.statement_handle);
+        }
+        Ok((rs, false))
+    }
+
+    /// Load the stored result `handle` names (its answer, with partition 0).
+    async fn stored(&self, handle: &str) -> Result<Box<ResultSet>, AppError> {
         let started = Instant::now();
         let outcome = self
             .client()
-            .status(self.conn, &state.handle, self.deadline)
+            .status(self.conn, handle, self.deadline)
             .await;
         self.stats.record_upstream(started.elapsed());
         let outcome = outcome.map_err(|e| {
@@ -384,7 +450,7 @@ impl Execution<'_> {
             }
         });
         match outcome? {
-            StatementStatus::Done(rs) => Ok((rs, (state.partition, state.offset))),
+            StatementStatus::Done(rs) => Ok(rs),
             StatementStatus::Running { .. } => Err(AppError::new(
                 ErrorKind::UpstreamFailed,
                 "the cursor's statement is unexpectedly still running",

@@ -8,6 +8,7 @@
 //! description = "Customers of a city who signed up since a date"
 //! sql = "select id, name, signup_date from customers where city = ? and signup_date >= ?"
 //! timeout_secs = 60
+//! cache_secs = 300   # optional: reuse an identical execution's stored result
 //! params = [
 //!   { name = "city", type = "text" },
 //!   { name = "since", type = "date", default = "2024-01-01" },
@@ -90,6 +91,11 @@ pub(crate) struct Statement {
     /// the statement says `callers = [..., "http"]`.
     #[serde(default)]
     pub(crate) callers: Option<Vec<CallerClass>>,
+    /// Reuse the stored result of an identical execution (same bindings,
+    /// same role) from at most this many seconds ago instead of running the
+    /// statement again. Read-only statements only.
+    #[serde(default)]
+    pub(crate) cache_secs: Option<u64>,
 }
 
 /// Whether `sql` only reads: its first keyword (after comments and
@@ -181,6 +187,12 @@ impl Statements {
             };
             if !valid_name(name) {
                 return bad("names may use letters, digits, '_' and '-' only".into());
+            }
+            if st.cache_secs.is_some_and(|n| n > 0) && !is_read_only(&st.sql) {
+                return bad(
+                    "cache_secs is for read-only statements (a stored result stands in for running it again)"
+                        .into(),
+                );
             }
             let placeholders = count_placeholders(&st.sql);
             if placeholders != st.params.len() {
@@ -688,6 +700,16 @@ params = [
                 .message()
                 .contains("customers_by_city")
         );
+    }
+
+    #[test]
+    fn cache_secs_is_for_read_only_statements() {
+        let st = Statements::parse("[q]\nsql = \"select 1\"\ncache_secs = 30\n", "t").unwrap();
+        assert_eq!(st.get("q").unwrap().cache_secs, Some(30));
+        let err = Statements::parse("[w]\nsql = \"delete from t\"\ncache_secs = 30\n", "t").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConfigurationError);
+        assert!(err.message().contains("cache_secs"));
+        assert!(Statements::parse("[w]\nsql = \"delete from t\"\ncache_secs = 0\n", "t").is_ok());
     }
 
     #[test]

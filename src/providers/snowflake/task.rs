@@ -51,6 +51,9 @@ pub(crate) struct Plan {
     pub(crate) params_digest: Option<String>,
     /// Statement timeout from the statements file.
     pub(crate) timeout_secs: Option<u64>,
+    /// How long an identical execution's stored result may stand in for
+    /// running it (`cache_secs`; never for ad-hoc SQL).
+    pub(crate) cache_secs: Option<u64>,
     /// Row cap for this page.
     pub(crate) max_rows: usize,
 }
@@ -106,6 +109,7 @@ impl SnowflakeTask {
                     },
                     params_digest,
                     timeout_secs: st.timeout_secs,
+                    cache_secs: st.cache_secs.filter(|n| *n > 0),
                     max_rows,
                 })
             }
@@ -151,6 +155,7 @@ impl SnowflakeTask {
                         bindings
                     },
                     timeout_secs: None,
+                    cache_secs: None,
                     max_rows,
                 })
             }
