@@ -3,6 +3,8 @@
 
 #![recursion_limit = "256"]
 use aws_config::BehaviorVersion;
+use aws_config::Region;
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -37,7 +39,21 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 async fn start() -> Result<App<SecretsManagerSource>, AppError> {
     let config = Config::from_env()?;
     let http = http_client()?;
-    let sdk_config = aws_config::defaults(BehaviorVersion::latest())
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    // Lambda puts the role's credentials and the region in the environment.
+    // Named explicitly, the SDK skips building the rest of its default
+    // chains — an STS client for web identity and an IMDS client, about a
+    // third of this function's start-up — which could never answer there.
+    // Anywhere else (a profile, SSO), the default chains run as usual.
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+        loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
+    }
+    if let Ok(region) = std::env::var("AWS_REGION")
+        && !region.is_empty()
+    {
+        loader = loader.region(Region::new(region));
+    }
+    let sdk_config = loader
         .http_client(sdk_http_client(http.clone()))
         .timeout_config(
             TimeoutConfig::builder()

@@ -25,7 +25,7 @@ use serde_json::{Map, Number, Value};
 use super::classify::{MESSAGE_KEYS, META_KEY, check_body};
 use super::columns::infer_columns;
 use super::task::AlphaVantageTask;
-use crate::borrowed::{Members, Text, is_non_empty_container, lead};
+use crate::borrowed::{Document, Members, Node, Text, lead};
 use crate::dates::strict_date;
 use crate::error::{AppError, ErrorKind};
 use crate::response::FetchResult;
@@ -154,45 +154,53 @@ pub(crate) fn normalize(task: &AlphaVantageTask, body: &[u8]) -> Result<FetchRes
         .with_upstream_text(&shown())
     };
     let text = std::str::from_utf8(body).map_err(|_| not_json())?;
-    let document: Box<RawValue> = serde_json::from_str(text).map_err(|_| not_json())?;
-    let Some(members) = Members::of(document.get()) else {
-        return Err(AppError::new(
-            ErrorKind::UpstreamFailed,
-            "Alpha Vantage answered with JSON that is not an object",
-        ));
-    };
-    let members = members.dedup();
-    let has_data = members
-        .0
-        .iter()
-        .any(|(k, v)| !MESSAGE_KEYS.contains(&k.as_ref()) && is_non_empty_container(v));
-    if has_data && task.function.is_series() {
-        let data = members.0.iter().find(|(k, v)| {
-            k.as_ref() != META_KEY && !MESSAGE_KEYS.contains(&k.as_ref()) && matches!(lead(v), b'{' | b'[')
-        });
-        if let Some((name, raw)) = data
-            && lead(raw) == b'{'
-            && let Some(result) = series(task, &members, name, raw)?
-        {
-            return Ok(result);
-        }
+    // A series (a metadata object and a data object of bars) is read
+    // borrowed in one pass; anything else — messages, arrays, numbers —
+    // through a map.
+    if task.function.is_series()
+        && let Some(document) = Document::of(text)
+        && let Some(result) = series(task, document.dedup())?
+    {
+        return Ok(result);
     }
-    // Errors, messages and the small answers: through a map.
-    let map: Map<String, Value> = serde_json::from_str(text).map_err(|_| not_json())?;
+    let map: Map<String, Value> = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => {
+            return Err(AppError::new(
+                ErrorKind::UpstreamFailed,
+                "Alpha Vantage answered with JSON that is not an object",
+            ));
+        }
+        Err(_) => return Err(not_json()),
+    };
     check_body(task, &map)?;
     normalize_map(task, map)
 }
 
-/// A series' rows from its `name`d data object `raw`, read borrowed; `None`
-/// when its bars are not all alike (fields a first bar lacks), which the
-/// map path then handles.
+/// A series' rows from `document`, read borrowed; `None` when the map path
+/// must decide (no data: an error or an empty answer; or bars that are not
+/// all alike).
 fn series(
     task: &AlphaVantageTask,
-    members: &Members<'_>,
-    name: &str,
-    raw: &RawValue,
+    mut document: Document<'_>,
 ) -> Result<Option<FetchResult>, AppError> {
-    let bars = Members::of(raw.get()).ok_or_else(|| unexpected(task, name))?;
+    let has_data = document.0.iter().any(|(k, node)| {
+        !MESSAGE_KEYS.contains(&k.as_ref()) && matches!(node, Node::Object(m) if !m.0.is_empty())
+    });
+    let data = document.0.iter().position(|(k, node)| {
+        k.as_ref() != META_KEY && !MESSAGE_KEYS.contains(&k.as_ref()) && matches!(node, Node::Object(_))
+    });
+    let (true, Some(at)) = (has_data, data) else {
+        return Ok(None);
+    };
+    let (name, bars) = match document.0.swap_remove(at) {
+        (name, Node::Object(bars)) => (name, bars),
+        (_, Node::Text) => return Ok(None),
+    };
+    let meta_members = document.0.iter().find_map(|(k, node)| match node {
+        Node::Object(m) if k.as_ref() == META_KEY => Some(m),
+        _ => None,
+    });
     // Oldest first; a repeated date keeps its last bar, as a map would.
     let mut entries = bars.0;
     entries.sort_by(|a, b| a.0.cmp(&b.0));
@@ -204,7 +212,7 @@ fn series(
         }
     }
     if !kept.iter().all(|(_, bar)| lead(bar) == b'{') {
-        return Err(unexpected(task, name));
+        return Err(unexpected(task, &name));
     }
     let kept = window(task, kept)?;
     let key_name = if task.function.is_intraday() {
@@ -219,7 +227,7 @@ fn series(
     let mut fields: Vec<Option<&RawValue>> = Vec::new();
     for (i, (date, bar)) in kept.iter().enumerate() {
         let bar = Members::of(bar.get())
-            .ok_or_else(|| unexpected(task, name))?
+            .ok_or_else(|| unexpected(task, &name))?
             .dedup();
         if i == 0 {
             raw_names = bar.0.iter().map(|(n, _)| n.to_string()).collect();
@@ -246,23 +254,27 @@ fn series(
                 None => table.push_absent(),
                 Some(v) if lead(v) == b'"' => {
                     let Text(s) =
-                        serde_json::from_str(v.get()).map_err(|_| unexpected(task, name))?;
+                        serde_json::from_str(v.get()).map_err(|_| unexpected(task, &name))?;
                     push_field(&mut table, column, &s);
                 }
                 Some(v) => {
                     let v: Value =
-                        serde_json::from_str(v.get()).map_err(|_| unexpected(task, name))?;
+                        serde_json::from_str(v.get()).map_err(|_| unexpected(task, &name))?;
                     table.push_value(field_value(column, &v));
                 }
             }
         }
     }
     let columns = infer_columns(&table);
+    let meta = match meta_members {
+        None => None,
+        Some(m) => Some(m.to_map().ok_or_else(|| unexpected(task, META_KEY))?),
+    };
     Ok(Some(FetchResult::new(
         "alpha_vantage",
         columns,
         table,
-        meta(task, members.get(META_KEY)),
+        metadata(task, meta),
     )))
 }
 
@@ -309,9 +321,8 @@ fn date_of(task: &AlphaVantageTask, key: &str) -> Result<chrono::NaiveDate, AppE
 
 /// The response's `meta`: the answer's `Meta Data` with normalised names,
 /// and the function.
-fn meta(task: &AlphaVantageTask, raw: Option<&RawValue>) -> Map<String, Value> {
+fn metadata(task: &AlphaVantageTask, raw: Option<Map<String, Value>>) -> Map<String, Value> {
     let mut meta: Map<String, Value> = raw
-        .and_then(|r| serde_json::from_str::<Map<String, Value>>(r.get()).ok())
         .map(|m| m.into_iter().map(|(k, v)| (field_name(&k), v)).collect())
         .unwrap_or_default();
     meta.insert("function".into(), Value::from(task.function.as_str()));
