@@ -18,7 +18,7 @@ use crate::deadline::{Deadline, DeadlineSource};
 use crate::error::{AppError, ErrorKind};
 use crate::providers::{Providers, Shared, Task};
 use crate::redact::Redactor;
-use crate::response::{FetchResult, HttpStyle, error_body, http_response};
+use crate::response::{Body, FetchResult, HttpStyle, error_body, http_response};
 use crate::routes;
 use crate::secrets::{SecretCache, SecretSource};
 use crate::telemetry::{self, InvocationReport, InvocationStats};
@@ -278,8 +278,13 @@ impl<S: SecretSource> App<S> {
         redactor: &Redactor,
     ) -> (Box<RawValue>, Option<AppError>) {
         let rendered = result.and_then(|r| {
-            let body = Self::render(&r, redactor)?;
-            let response = proxy(style, 200, &body, &[])?;
+            // The result is escaped straight into the proxy response; only a
+            // body that echoes a credential is rendered apart and masked
+            // (credentials are JSON-safe text, so they read the same escaped).
+            let mut response = proxy(style, 200, Body::Result(&r), &[])?;
+            if redactor.echoes_sent(response.get()) {
+                response = proxy(style, 200, Body::Text(&Self::render(&r, redactor)?), &[])?;
+            }
             match response.get().len() {
                 n if n > self.config.max_response_bytes => Err(self.too_large(n)),
                 _ => Ok(response),
@@ -306,7 +311,7 @@ impl<S: SecretSource> App<S> {
             headers.push(("allow", allow.as_str().to_owned()));
         }
         let body = error_body(err, request_id).to_string();
-        proxy(style, err.kind().http_status(), &body, &headers).unwrap_or_else(|_| {
+        proxy(style, err.kind().http_status(), Body::Text(&body), &headers).unwrap_or_else(|_| {
             RawValue::from_string(r#"{"statusCode":500,"body":""}"#.to_owned())
                 .unwrap_or_else(|_| RawValue::NULL.to_owned())
         })
@@ -362,7 +367,7 @@ impl<S: SecretSource> App<S> {
 fn proxy(
     style: HttpStyle,
     status: u16,
-    body: &str,
+    body: Body<'_>,
     headers: &[(&str, String)],
 ) -> Result<Box<RawValue>, AppError> {
     serde_json::value::to_raw_value(&http_response(style, status, body, headers))

@@ -98,9 +98,50 @@ pub(crate) enum HttpStyle {
     V2,
 }
 
-/// A proxy response around a JSON body that is already serialized. It
-/// borrows the body, so a large result is written out once, escaped, without
-/// being copied into a `Value` first.
+/// A proxy response's body: JSON text already serialized, or a result
+/// serialized straight into the response as an escaped string — a large
+/// result is then written once, with no body string in between.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Body<'a> {
+    /// Serialized JSON.
+    Text(&'a str),
+    /// A result, serialized as it is written.
+    Result(&'a FetchResult),
+}
+
+impl Serialize for Body<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Body::Text(text) => serializer.serialize_str(text),
+            Body::Result(result) => serializer.collect_str(&JsonText(result)),
+        }
+    }
+}
+
+/// A value's JSON text, as `Display`: `collect_str` escapes it into the
+/// enclosing JSON string as it is produced.
+struct JsonText<'a, T>(&'a T);
+
+impl<T: Serialize> std::fmt::Display for JsonText<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        /// serde_json writes whole UTF-8 slices (it splits text only at
+        /// ASCII escapes), so each write is valid text.
+        struct Adapter<'f, 'g>(&'f mut std::fmt::Formatter<'g>);
+        impl std::io::Write for Adapter<'_, '_> {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                let text = std::str::from_utf8(buf).map_err(std::io::Error::other)?;
+                self.0.write_str(text).map_err(std::io::Error::other)?;
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        serde_json::to_writer(Adapter(f), self.0).map_err(|_| std::fmt::Error)
+    }
+}
+
+/// A proxy response around a body (see [`Body`]).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ProxyResponse<'a> {
@@ -108,7 +149,7 @@ pub(crate) struct ProxyResponse<'a> {
     headers: Map<String, Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     multi_value_headers: Option<Map<String, Value>>,
-    body: &'a str,
+    body: Body<'a>,
     is_base64_encoded: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     cookies: Option<[&'a str; 0]>,
@@ -119,7 +160,7 @@ pub(crate) struct ProxyResponse<'a> {
 pub(crate) fn http_response<'a>(
     style: HttpStyle,
     status: u16,
-    body: &'a str,
+    body: Body<'a>,
     extra: &[(&str, String)],
 ) -> ProxyResponse<'a> {
     let mut headers = Map::new();
@@ -168,18 +209,42 @@ mod tests {
         let rest = serde_json::to_value(http_response(
             HttpStyle::Rest,
             429,
-            "{}",
+            Body::Text("{}"),
             &[("retry-after", "1".into())],
         ))
         .unwrap();
         assert_eq!(rest["statusCode"], 429);
         assert_eq!(rest["multiValueHeaders"]["retry-after"], json!(["1"]));
         assert_eq!(rest["body"], "{}");
-        let v2 = serde_json::to_value(http_response(HttpStyle::V2, 200, "{}", &[])).unwrap();
+        let v2 =
+            serde_json::to_value(http_response(HttpStyle::V2, 200, Body::Text("{}"), &[])).unwrap();
         assert_eq!(v2["statusCode"], 200);
         assert_eq!(v2["isBase64Encoded"], false);
         assert_eq!(v2["headers"]["content-type"], "application/json");
         assert!(v2.get("multiValueHeaders").is_none());
         assert_eq!(v2["cookies"], json!([]));
+    }
+
+    #[test]
+    fn a_result_body_is_the_result_json_escaped_in_place() {
+        let mut rows = crate::table::Table::new(vec!["t".into(), "n".into()]);
+        rows.push_text("quote \" backslash \\ newline \n tab \t é ✓ \u{1}");
+        rows.push_float(1.5);
+        let mut meta = Map::new();
+        meta.insert("k".into(), json!({"nested": ["a\"b"]}));
+        let result = FetchResult::new("test", vec![], rows, meta);
+        let response = serde_json::to_value(http_response(
+            HttpStyle::V2,
+            200,
+            Body::Result(&result),
+            &[],
+        ))
+        .unwrap();
+        let body = response["body"].as_str().unwrap();
+        assert_eq!(body, serde_json::to_string(&result).unwrap());
+        assert_eq!(
+            serde_json::from_str::<Value>(body).unwrap()["rows"][0]["n"],
+            1.5
+        );
     }
 }

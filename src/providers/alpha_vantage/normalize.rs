@@ -202,15 +202,15 @@ fn series(
         _ => None,
     });
     // Oldest first; a repeated date keeps its last bar, as a map would.
-    let mut entries = bars.0;
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut kept = Vec::with_capacity(entries.len());
-    let mut it = entries.into_iter().peekable();
-    while let Some(entry) = it.next() {
-        if it.peek().is_none_or(|next| next.0 != entry.0) {
-            kept.push(entry);
+    let mut kept = bars.0;
+    kept.sort_by(|a, b| a.0.cmp(&b.0));
+    kept.dedup_by(|later, earlier| {
+        let repeat = later.0 == earlier.0;
+        if repeat {
+            earlier.1 = later.1;
         }
-    }
+        repeat
+    });
     if !kept.iter().all(|(_, bar)| lead(bar) == b'{') {
         return Err(unexpected(task, &name));
     }
@@ -294,14 +294,19 @@ fn window<'a>(
     if start.is_none() && end.is_none() {
         return Ok(bars);
     }
-    let mut kept = Vec::with_capacity(bars.len());
-    for (k, bar) in bars {
-        let day = date_of(task, &k)?;
-        if start.is_none_or(|s| day >= s) && end.is_none_or(|e| day <= e) {
-            kept.push((k, bar));
+    let mut bars = bars;
+    let mut fault = None;
+    bars.retain(|(k, _)| match date_of(task, k) {
+        Ok(day) => start.is_none_or(|s| day >= s) && end.is_none_or(|e| day <= e),
+        Err(e) => {
+            fault.get_or_insert(e);
+            false
         }
+    });
+    match fault {
+        Some(e) => Err(e),
+        None => Ok(bars),
     }
-    Ok(kept)
 }
 
 /// The date a series key starts with; a key that does not start with one
