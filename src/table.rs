@@ -106,11 +106,6 @@ impl Table {
         &self.values[index as usize]
     }
 
-    /// Append a field this row does not have.
-    pub(crate) fn push_absent(&mut self) {
-        self.cells.push(Cell::Absent);
-    }
-
     /// Append `null`.
     pub(crate) fn push_null(&mut self) {
         self.cells.push(Cell::Null);
@@ -189,6 +184,16 @@ impl Table {
             }
             Err(_) => self.cells.push(Cell::Null),
         }
+    }
+
+    /// The rows `order` names, in that order (text and nested values are
+    /// kept as they are; only the cells move).
+    pub(crate) fn select_rows(self, order: &[usize]) -> Table {
+        let mut cells = Vec::with_capacity(order.len() * self.names.len());
+        for &i in order {
+            cells.extend_from_slice(self.row(i));
+        }
+        Table { cells, ..self }
     }
 
     /// Drop the cells of a row begun but not finished (after an error

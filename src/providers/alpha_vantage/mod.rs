@@ -7,6 +7,7 @@ pub(crate) mod client;
 pub(crate) mod columns;
 pub(crate) mod normalize;
 pub(crate) mod routes;
+pub(crate) mod series;
 pub(crate) mod settings;
 pub(crate) mod task;
 

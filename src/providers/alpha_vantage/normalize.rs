@@ -19,13 +19,12 @@
 //! through a `Map`, which is also the reference the borrowed path is tested
 //! against.
 
-use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 
 use super::classify::{MESSAGE_KEYS, META_KEY, check_body};
+use super::series;
 use super::columns::infer_columns;
 use super::task::AlphaVantageTask;
-use crate::borrowed::{Document, Members, Node, Text, lead};
 use crate::dates::strict_date;
 use crate::error::{AppError, ErrorKind};
 use crate::response::FetchResult;
@@ -115,24 +114,42 @@ pub(crate) fn field_value(name: &str, v: &Value) -> Value {
 
 /// [`field_value`] of a string, straight into `table`: the same value,
 /// without building it.
-fn push_field(table: &mut Table, name: &str, s: &str) {
+pub(super) fn push_field(table: &mut Table, name: &str, s: &str) {
+    push_field_as(table, is_text_field(name), s)
+}
+
+/// Whether the field `name` stays text even when it looks numeric.
+pub(super) fn is_text_field(name: &str) -> bool {
+    TEXT_FIELDS.contains(&name)
+}
+
+/// [`push_field`] for a column already known to be text or not.
+pub(super) fn push_field_as(table: &mut Table, text_field: bool, s: &str) {
     let t = s.trim();
     if t.is_empty() || t == "-" || t.eq_ignore_ascii_case("none") {
         return table.push_null();
     }
-    if TEXT_FIELDS.contains(&name) {
+    if text_field {
         return table.push_text(s);
     }
     let digits = t.strip_suffix('%').unwrap_or(t);
     let body = digits.strip_prefix(['-', '+']).unwrap_or(digits);
-    let numeric = !body.is_empty()
-        && body.bytes().all(|c| c.is_ascii_digit() || c == b'.')
-        && body.bytes().filter(|&c| c == b'.').count() <= 1
-        && body.bytes().any(|c| c.is_ascii_digit());
-    if !numeric {
+    // Digits with at most one '.', and at least one digit: one pass.
+    let (mut dots, mut any_digit, mut numeric) = (0u32, false, !body.is_empty());
+    for c in body.bytes() {
+        match c {
+            b'0'..=b'9' => any_digit = true,
+            b'.' => dots += 1,
+            _ => {
+                numeric = false;
+                break;
+            }
+        }
+    }
+    if !numeric || dots > 1 || !any_digit {
         return table.push_text(s);
     }
-    if !digits.contains('.')
+    if dots == 0
         && let Ok(i) = digits.parse::<i64>()
     {
         return table.push_int(i);
@@ -154,12 +171,10 @@ pub(crate) fn normalize(task: &AlphaVantageTask, body: &[u8]) -> Result<FetchRes
         .with_upstream_text(&shown())
     };
     let text = std::str::from_utf8(body).map_err(|_| not_json())?;
-    // A series (a metadata object and a data object of bars) is read
-    // borrowed in one pass; anything else — messages, arrays, numbers —
-    // through a map.
+    // A series is read in one pass, straight into its table; anything else
+    // — messages, small answers, unusual shapes — through a map.
     if task.function.is_series()
-        && let Some(document) = Document::of(text)
-        && let Some(result) = series(task, document.dedup())?
+        && let Some(result) = series::read(task, text)?
     {
         return Ok(result);
     }
@@ -177,141 +192,9 @@ pub(crate) fn normalize(task: &AlphaVantageTask, body: &[u8]) -> Result<FetchRes
     normalize_map(task, map)
 }
 
-/// A series' rows from `document`, read borrowed; `None` when the map path
-/// must decide (no data: an error or an empty answer; or bars that are not
-/// all alike).
-fn series(
-    task: &AlphaVantageTask,
-    mut document: Document<'_>,
-) -> Result<Option<FetchResult>, AppError> {
-    let has_data = document.0.iter().any(|(k, node)| {
-        !MESSAGE_KEYS.contains(&k.as_ref()) && matches!(node, Node::Object(m) if !m.0.is_empty())
-    });
-    let data = document.0.iter().position(|(k, node)| {
-        k.as_ref() != META_KEY && !MESSAGE_KEYS.contains(&k.as_ref()) && matches!(node, Node::Object(_))
-    });
-    let (true, Some(at)) = (has_data, data) else {
-        return Ok(None);
-    };
-    let (name, bars) = match document.0.swap_remove(at) {
-        (name, Node::Object(bars)) => (name, bars),
-        (_, Node::Text) => return Ok(None),
-    };
-    let meta_members = document.0.iter().find_map(|(k, node)| match node {
-        Node::Object(m) if k.as_ref() == META_KEY => Some(m),
-        _ => None,
-    });
-    // Oldest first; a repeated date keeps its last bar, as a map would.
-    let mut kept = bars.0;
-    kept.sort_by(|a, b| a.0.cmp(&b.0));
-    kept.dedup_by(|later, earlier| {
-        let repeat = later.0 == earlier.0;
-        if repeat {
-            earlier.1 = later.1;
-        }
-        repeat
-    });
-    if !kept.iter().all(|(_, bar)| lead(bar) == b'{') {
-        return Err(unexpected(task, &name));
-    }
-    let kept = window(task, kept)?;
-    let key_name = if task.function.is_intraday() {
-        "timestamp"
-    } else {
-        "date"
-    };
-    // Columns from the first bar; each raw field name normalised once.
-    let mut raw_names: Vec<String> = Vec::new();
-    let mut names: Vec<String> = Vec::new();
-    let mut table = Table::default();
-    let mut fields: Vec<Option<&RawValue>> = Vec::new();
-    for (i, (date, bar)) in kept.iter().enumerate() {
-        let bar = Members::of(bar.get())
-            .ok_or_else(|| unexpected(task, &name))?
-            .dedup();
-        if i == 0 {
-            raw_names = bar.0.iter().map(|(n, _)| n.to_string()).collect();
-            names = raw_names.iter().map(|n| field_name(n)).collect();
-            let mut all = vec![key_name.to_owned()];
-            all.extend(names.iter().cloned());
-            if !unique(&all) {
-                return Ok(None);
-            }
-            table = Table::new(all);
-            table.reserve(kept.len(), kept.len() * (date.len() + 1));
-        }
-        fields.clear();
-        fields.resize(raw_names.len(), None);
-        for (raw_name, value) in &bar.0 {
-            match raw_names.iter().position(|n| n == raw_name.as_ref()) {
-                Some(at) => fields[at] = Some(*value),
-                None => return Ok(None),
-            }
-        }
-        table.push_text(date);
-        for (column, value) in names.iter().zip(&fields) {
-            match value {
-                None => table.push_absent(),
-                Some(v) if lead(v) == b'"' => {
-                    let Text(s) =
-                        serde_json::from_str(v.get()).map_err(|_| unexpected(task, &name))?;
-                    push_field(&mut table, column, &s);
-                }
-                Some(v) => {
-                    let v: Value =
-                        serde_json::from_str(v.get()).map_err(|_| unexpected(task, &name))?;
-                    table.push_value(field_value(column, &v));
-                }
-            }
-        }
-    }
-    let columns = infer_columns(&table);
-    let meta = match meta_members {
-        None => None,
-        Some(m) => Some(m.to_map().ok_or_else(|| unexpected(task, META_KEY))?),
-    };
-    Ok(Some(FetchResult::new(
-        "alpha_vantage",
-        columns,
-        table,
-        metadata(task, meta),
-    )))
-}
-
-/// Whether no two of `names` are the same (a bar whose fields normalise to
-/// one name goes through the map path, where the last one wins).
-fn unique(names: &[String]) -> bool {
-    let mut seen = std::collections::HashSet::with_capacity(names.len());
-    names.iter().all(|n| seen.insert(n))
-}
-
-/// The bars whose date lies in the task's window (all when it has none).
-fn window<'a>(
-    task: &AlphaVantageTask,
-    bars: Vec<(std::borrow::Cow<'a, str>, &'a RawValue)>,
-) -> Result<Vec<(std::borrow::Cow<'a, str>, &'a RawValue)>, AppError> {
-    let (start, end) = task.window()?;
-    if start.is_none() && end.is_none() {
-        return Ok(bars);
-    }
-    let mut bars = bars;
-    let mut fault = None;
-    bars.retain(|(k, _)| match date_of(task, k) {
-        Ok(day) => start.is_none_or(|s| day >= s) && end.is_none_or(|e| day <= e),
-        Err(e) => {
-            fault.get_or_insert(e);
-            false
-        }
-    });
-    match fault {
-        Some(e) => Err(e),
-        None => Ok(bars),
-    }
-}
-
 /// The date a series key starts with; a key that does not start with one
 /// cannot be placed in the window, and is an upstream fault.
-fn date_of(task: &AlphaVantageTask, key: &str) -> Result<chrono::NaiveDate, AppError> {
+pub(super) fn date_of(task: &AlphaVantageTask, key: &str) -> Result<chrono::NaiveDate, AppError> {
     key.get(..10).and_then(strict_date).ok_or_else(|| {
         AppError::new(
             ErrorKind::UpstreamFailed,
@@ -326,7 +209,7 @@ fn date_of(task: &AlphaVantageTask, key: &str) -> Result<chrono::NaiveDate, AppE
 
 /// The response's `meta`: the answer's `Meta Data` with normalised names,
 /// and the function.
-fn metadata(task: &AlphaVantageTask, raw: Option<Map<String, Value>>) -> Map<String, Value> {
+pub(super) fn metadata(task: &AlphaVantageTask, raw: Option<Map<String, Value>>) -> Map<String, Value> {
     let mut meta: Map<String, Value> = raw
         .map(|m| m.into_iter().map(|(k, v)| (field_name(&k), v)).collect())
         .unwrap_or_default();

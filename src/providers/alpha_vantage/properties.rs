@@ -102,6 +102,57 @@ proptest! {
     }
 
     #[test]
+    fn regular_series_take_the_one_pass_reader_and_agree_with_the_map_path(
+        fields in prop::sample::subsequence(vec!["1. open", "2. high", "3. low", "4. close", "5. volume", "6. symbol"], 1..6),
+        bars in prop::collection::vec(
+            (
+                "20[0-2][0-9]-0[1-9]-[12][0-9]",
+                prop::collection::vec(prop_oneof![
+                    "-?[0-9]{1,20}(\\.[0-9]{0,6})?%?".prop_map(|s| json!(s)),
+                    "[ a-z\\-]{0,4}".prop_map(|s| json!(s)),
+                    Just(json!("None")), Just(Value::Null), any::<i64>().prop_map(|n| json!(n)),
+                    Just(json!("\u{e9}t\u{e9} \"q\"")),
+                ], 6),
+            ),
+            1..40,
+        ),
+        windowed in any::<bool>(),
+    ) {
+        let mut text = String::from(r#"{"Meta Data": {"1. Information": "x", "2. Symbol": "IBM"}, "Time Series (Daily)": {"#);
+        for (i, (date, values)) in bars.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            let cells: Vec<String> = fields
+                .iter()
+                .zip(values)
+                .map(|(k, v)| format!("{}:{}", json!(k), v))
+                .collect();
+            text.push_str(&format!("{}:{{{}}}", json!(date), cells.join(",")));
+        }
+        text.push_str("}}");
+        let mut task = json!({"function": "TIME_SERIES_DAILY", "symbol": "IBM"});
+        if windowed {
+            task["start"] = json!("2005-01-01");
+            task["end"] = json!("2024-12-31");
+        }
+        let task: AlphaVantageTask = serde_json::from_value(task).unwrap();
+        let fast = super::series::read(&task, &text);
+        let map: Map<String, Value> = serde_json::from_str(&text).unwrap();
+        let slow = normalize_map(&task, map);
+        match (fast, slow) {
+            (Ok(Some(fast)), Ok(slow)) => prop_assert_eq!(
+                serde_json::to_value(fast).unwrap(),
+                serde_json::to_value(&slow).unwrap()
+            ),
+            // An impossible date in a window: both refuse it.
+            (Err(a), Err(b)) => prop_assert_eq!(a.kind(), b.kind()),
+            (Ok(None), _) => prop_assert!(false, "a regular series is read in one pass"),
+            (a, b) => prop_assert!(false, "one pass {:?}, map {:?}", a.map(|r| r.map(|r| r.row_count)), b.map(|r| r.row_count)),
+        }
+    }
+
+    #[test]
     fn a_date_that_is_not_exactly_yyyy_mm_dd_is_refused(text in "[ +\\-]?[0-9]{1,5}-[0-9]{1,2}-[0-9]{1,2}[ ]?") {
         let task: AlphaVantageTask = serde_json::from_value(
             json!({"function": "TIME_SERIES_DAILY", "symbol": "IBM", "start": text.clone()}),
