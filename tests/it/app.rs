@@ -123,7 +123,8 @@ async fn direct_task_sends_the_right_query_and_normalises() {
 #[tokio::test]
 async fn rotated_key_is_refreshed_once_and_retried() {
     let w = World::new(r#"{"apikey": "K-old"}"#).await;
-    let app = w.app(&[]);
+    // Every invocation must reach Alpha Vantage: no upstream cache.
+    let app = w.app(&[("UPSTREAM_CACHE_TTL_SECS", "0")]);
     Mock::given(query_param("apikey", "K-old"))
         .respond_with(ResponseTemplate::new(200).set_body_string(DAILY))
         .up_to_n_times(1)
