@@ -334,6 +334,7 @@ impl<S: SecretSource> App<S> {
                 secret_cache_hits = stats.secret_hits(),
                 secret_fetches = stats.secret_fetches(),
                 upstream_calls = stats.upstream_calls(),
+                upstream_cache_hits = stats.upstream_cache_hits(),
                 "invocation succeeded"
             ),
             Some(e) if e.kind().http_status() < 500 => tracing::warn!(

@@ -24,6 +24,7 @@ pub(crate) mod table;
 pub mod telemetry;
 pub mod trigger;
 pub(crate) mod upstream;
+pub(crate) mod upstream_cache;
 
 #[cfg(test)]
 mod properties;

@@ -113,6 +113,7 @@ pub(crate) struct InvocationStats {
     secret_fetches: AtomicU32,
     upstream_calls: AtomicU32,
     upstream_micros: AtomicU64,
+    upstream_cache_hits: AtomicU32,
 }
 
 impl InvocationStats {
@@ -146,6 +147,16 @@ impl InvocationStats {
             took.as_micros().min(u64::MAX as u128) as u64,
             Ordering::Relaxed,
         );
+    }
+
+    /// Count an answer served from an upstream cache (no upstream call).
+    pub(crate) fn record_upstream_cache_hit(&self) {
+        self.upstream_cache_hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Answers served from an upstream cache.
+    pub(crate) fn upstream_cache_hits(&self) -> u32 {
+        self.upstream_cache_hits.load(Ordering::Relaxed)
     }
 
     /// Secret lookups served from the cache.
@@ -206,6 +217,7 @@ pub(crate) fn emf_document(report: &InvocationReport<'_>, timestamp_ms: u64) -> 
                     {"Name": "Rows", "Unit": "Count"},
                     {"Name": "UpstreamLatency", "Unit": "Milliseconds"},
                     {"Name": "UpstreamCalls", "Unit": "Count"},
+                    {"Name": "UpstreamCacheHits", "Unit": "Count"},
                     {"Name": "SecretCacheHit", "Unit": "Count"},
                     {"Name": "SecretCacheMiss", "Unit": "Count"},
                     {"Name": "SecretStaleServed", "Unit": "Count"},
@@ -223,6 +235,7 @@ pub(crate) fn emf_document(report: &InvocationReport<'_>, timestamp_ms: u64) -> 
         "Rows": report.rows,
         "UpstreamLatency": millis(s.upstream_latency()),
         "UpstreamCalls": s.upstream_calls(),
+        "UpstreamCacheHits": s.upstream_cache_hits(),
         "SecretCacheHit": s.secret_hits(),
         "SecretCacheMiss": s.secret_fetches(),
         "SecretStaleServed": s.secret_stale(),
@@ -280,6 +293,7 @@ mod tests {
         stats.record_secret(CacheStatus::Hit);
         stats.record_secret(CacheStatus::Miss);
         stats.record_upstream(Duration::from_millis(12));
+        stats.record_upstream_cache_hit();
         let report = InvocationReport {
             namespace: "SecretFetch",
             service: "fn",
@@ -305,6 +319,8 @@ mod tests {
         assert_eq!(doc["SecretCacheHit"], 1);
         assert_eq!(doc["SecretCacheMiss"], 1);
         assert_eq!(doc["UpstreamLatency"], 12.0);
+        assert_eq!(doc["UpstreamCalls"], 1);
+        assert_eq!(doc["UpstreamCacheHits"], 1);
         assert_eq!(doc["ColdStart"], 1);
         assert_eq!(doc["Errors"], 0);
     }

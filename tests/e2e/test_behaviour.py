@@ -132,7 +132,9 @@ def test_warm_invocations_share_one_secret_read(stack):
 
 def test_ttl_zero_reads_every_time(stack):
     stack.moto.put("cache/av-ttl0", SENTINEL)
-    f = stack.start_function(env={"ALPHA_VANTAGE_SECRET": "cache/av-ttl0", "SECRET_CACHE_TTL_SECS": "0"})
+    # Every call must reach the secret, so no upstream cache answers it.
+    f = stack.start_function(env={"ALPHA_VANTAGE_SECRET": "cache/av-ttl0", "SECRET_CACHE_TTL_SECS": "0",
+                                  "UPSTREAM_CACHE_TTL_SECS": "0"})
     before = stack.secret_calls()
     for _ in range(3):
         assert not f.invoke(quote())[0]
@@ -143,7 +145,8 @@ def test_rotation_refreshes_once_and_retries(stack):
     old, new = "SENTINEL-rotate-old-111", "SENTINEL-rotate-new-222"
     stack.moto.put("rotate/av", json.dumps({"apikey": old}))
     stack.av("/__keys", {"keys": [SENTINEL, old]})
-    f = stack.start_function(env={"ALPHA_VANTAGE_SECRET": "rotate/av"})
+    # Every call must reach Alpha Vantage with the current key: no upstream cache.
+    f = stack.start_function(env={"ALPHA_VANTAGE_SECRET": "rotate/av", "UPSTREAM_CACHE_TTL_SECS": "0"})
     try:
         assert not f.invoke(quote())[0]
         # Rotate: the service now accepts only the new key, the secret holds it.

@@ -434,7 +434,8 @@ def emf_metric_names(emf: dict) -> set[str]:
 def test_transient_refresh_failure_serves_the_cached_secret(stack, fresh, fault):
     reference = f"stale/av-{fault}"
     stack.moto.put(reference, SENTINEL)
-    f = fresh(reference, SECRET_CACHE_TTL_SECS="1")
+    # Every call must read the secret, so no upstream cache answers it.
+    f = fresh(reference, SECRET_CACHE_TTL_SECS="1", UPSTREAM_CACHE_TTL_SECS="0")
     try:
         failed, body = call(f, quote())
         assert not failed, body
@@ -463,7 +464,8 @@ def test_transient_refresh_failure_serves_the_cached_secret(stack, fresh, fault)
 def test_access_denied_refresh_is_never_served_stale(stack, fresh):
     reference = "stale/av-denied"
     stack.moto.put(reference, SENTINEL)
-    f = fresh(reference, SECRET_CACHE_TTL_SECS="1")
+    # Every call must read the secret, so no upstream cache answers it.
+    f = fresh(reference, SECRET_CACHE_TTL_SECS="1", UPSTREAM_CACHE_TTL_SECS="0")
     try:
         assert not call(f, quote())[0]
         # A blip first (served stale), then a real denial: the denial wins.

@@ -123,7 +123,8 @@ async fn direct_task_sends_the_right_query_and_normalises() {
 #[tokio::test]
 async fn rotated_key_is_refreshed_once_and_retried() {
     let w = World::new(r#"{"apikey": "K-old"}"#).await;
-    let app = w.app(&[]);
+    // Every invocation must reach Alpha Vantage: no upstream cache.
+    let app = w.app(&[("UPSTREAM_CACHE_TTL_SECS", "0")]);
     Mock::given(query_param("apikey", "K-old"))
         .respond_with(ResponseTemplate::new(200).set_body_string(DAILY))
         .up_to_n_times(1)
@@ -274,4 +275,121 @@ async fn non_json_and_http_errors_are_upstream_failures_with_a_redacted_preview(
         err.message()
     );
     assert!(!err.message().contains("SENTINEL"), "{}", err.message());
+}
+
+// --- the upstream cache ------------------------------------------------------------
+
+const THROTTLED: &str = r#"{"Information": "We have detected your API key as K1 and our standard API rate limit is 25 requests per day. Please subscribe to any of the premium plans at https://www.alphavantage.co/premium/ to instantly remove all daily rate limits."}"#;
+
+fn dates(body: &Value) -> Vec<&str> {
+    body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["date"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_repeat_and_another_window_are_answered_from_the_cache() {
+    let w = World::new(r#"{"apikey": "K1"}"#).await;
+    Mock::given(query_param("function", "TIME_SERIES_DAILY"))
+        .and(query_param("symbol", "IBM"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(DAILY))
+        .expect(1)
+        .mount(&w.av)
+        .await;
+    let app = w.app(&[]);
+    let whole =
+        json!({"provider": "alpha_vantage", "function": "TIME_SERIES_DAILY", "symbol": "IBM"});
+    let miss = invoke(&app, whole.clone(), 10).await.unwrap();
+    assert_eq!(miss["meta"]["cache"], "miss");
+    assert_eq!(dates(&miss), ["2026-01-13", "2026-01-14", "2026-01-15"]);
+    let hit = invoke(&app, whole, 10).await.unwrap();
+    assert_eq!(hit["meta"]["cache"], "hit");
+    assert_eq!(hit["rows"], miss["rows"]);
+    // `start` filters after the cache: the same entry, fewer rows.
+    let window = invoke(&app, daily_task(), 10).await.unwrap();
+    assert_eq!(window["meta"]["cache"], "hit");
+    assert_eq!(dates(&window), ["2026-01-14", "2026-01-15"]);
+    assert_eq!(window["rows"][0], miss["rows"][1]);
+    // The mock's expect(1) is checked when the server drops.
+}
+
+#[tokio::test]
+async fn cache_false_and_error_answers_reach_the_upstream_every_time() {
+    let w = World::new(r#"{"apikey": "K1"}"#).await;
+    // Two throttling answers first, then data.
+    Mock::given(query_param("symbol", "IBM"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(THROTTLED))
+        .up_to_n_times(2)
+        .expect(2)
+        .mount(&w.av)
+        .await;
+    Mock::given(query_param("symbol", "IBM"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(DAILY))
+        .expect(2)
+        .mount(&w.av)
+        .await;
+    let app = w.app(&[]);
+    for _ in 0..2 {
+        let err = invoke(&app, daily_task(), 10).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UpstreamThrottled);
+    }
+    assert_eq!(
+        invoke(&app, daily_task(), 10).await.unwrap()["meta"]["cache"],
+        "miss"
+    );
+    let mut bypass = daily_task();
+    bypass["cache"] = json!(false);
+    assert_eq!(
+        invoke(&app, bypass, 10).await.unwrap()["meta"]["cache"],
+        "bypass"
+    );
+    assert_eq!(
+        invoke(&app, daily_task(), 10).await.unwrap()["meta"]["cache"],
+        "hit"
+    );
+}
+
+#[tokio::test]
+async fn a_hit_needs_no_secret_but_the_deployment_must_name_one() {
+    let w = World::new(r#"{"apikey": "K1"}"#).await;
+    Mock::given(query_param("symbol", "IBM"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(DAILY))
+        .expect(1)
+        .mount(&w.av)
+        .await;
+    // Every call that needs the key reads it (no secret cache).
+    let app = w.app(&[("SECRET_CACHE_TTL_SECS", "0")]);
+    invoke(&app, daily_task(), 10).await.unwrap();
+    // The secret is gone: a hit is still served (it reads no secret)...
+    w.sm.delete_secret()
+        .secret_id("av")
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
+    let hit = invoke(&app, daily_task(), 10).await.unwrap();
+    assert_eq!(hit["meta"]["cache"], "hit");
+    // ...but a miss must read it.
+    let mut other = daily_task();
+    other["outputsize"] = json!("compact");
+    let err = invoke(&app, other, 10).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::SecretNotFound, "{}", err.message());
+    // A deployment without ALPHA_VANTAGE_SECRET runs no Alpha Vantage task.
+    let mut env: HashMap<String, String> = HashMap::from([(
+        "ALPHA_VANTAGE_BASE_URL".into(),
+        format!("{}/query", w.av.uri()),
+    )]);
+    env.insert("UPSTREAM_CACHE_TTL_SECS".into(), "60".into());
+    let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let bare = App::new(
+        config,
+        SecretsManagerSource::new(w.sm.clone()),
+        http_client().unwrap(),
+    )
+    .unwrap();
+    let err = invoke(&bare, daily_task(), 10).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConfigurationError);
 }

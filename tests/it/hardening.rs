@@ -677,7 +677,11 @@ async fn a_transient_refresh_failure_serves_the_cached_secret() {
         .respond_with(ResponseTemplate::new(200).set_body_string(DAILY))
         .mount(&w.av)
         .await;
-    let app = w.app(&[("SECRET_CACHE_TTL_SECS", "1")]);
+    // Every invocation must read the secret: no upstream cache.
+    let app = w.app(&[
+        ("SECRET_CACHE_TTL_SECS", "1"),
+        ("UPSTREAM_CACHE_TTL_SECS", "0"),
+    ]);
     let task =
         json!({"provider": "alpha_vantage", "function": "TIME_SERIES_DAILY", "symbol": "IBM"});
     invoke(&app, task.clone()).await.unwrap();

@@ -1,6 +1,17 @@
 //! The Alpha Vantage provider: its settings, tasks and their validation,
 //! its HTTP route, the client, error classification, the generic
 //! normaliser and column inference.
+//!
+//! It owns an upstream cache (`crate::upstream_cache`) of raw answer bodies
+//! keyed by [`AlphaVantageTask::cache_key`] (the query without the key and
+//! without `start`/`end`): only bodies that normalised into rows are stored
+//! — never an error document, a throttling message or a non-200 answer —
+//! and every hit is normalised again for its own task, so a different
+//! window of a cached series is a hit too. The lookup comes after the
+//! deployment check (`ALPHA_VANTAGE_SECRET` must be set: the deployment
+//! authorises the caller) and before the secret is read, so a hit costs
+//! neither an Alpha Vantage request nor a `GetSecretValue`. The result's
+//! `meta.cache` says what happened (see [`CacheUse`]).
 
 pub(crate) mod classify;
 pub(crate) mod client;
@@ -14,7 +25,10 @@ pub(crate) mod task;
 #[cfg(test)]
 mod properties;
 
+use std::sync::Arc;
 use std::time::Instant;
+
+use serde_json::Value;
 
 use self::client::AlphaVantageClient;
 pub(crate) use self::settings::AlphaVantageSettings;
@@ -26,16 +40,56 @@ use crate::error::{AppError, ErrorKind};
 use crate::response::FetchResult;
 use crate::secrets::refresh::{RetryPolicy, with_credential};
 use crate::secrets::{SecretRef, SecretSource, SecretValue};
+use crate::upstream_cache::{ByteCache, default_max_bytes};
 
 /// JSON keys tried, in order, when the secret is a JSON object and the
 /// reference names no key.
 pub(crate) const DEFAULT_SECRET_KEYS: [&str; 3] = ["apikey", "api_key", "ALPHAVANTAGE_API_KEY"];
 
-/// The provider: its client and where its key lives.
+/// The provider: its client, where its key lives and its upstream cache.
 #[derive(Clone, Debug)]
 pub(crate) struct AlphaVantage {
     client: AlphaVantageClient,
     secret: Option<SecretRef>,
+    cache: Arc<ByteCache>,
+}
+
+/// How a fetch used the upstream cache: `meta.cache` in the result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CacheUse {
+    /// Answered from the cache: no Alpha Vantage request, no secret read.
+    Hit,
+    /// Fetched; the answer is stored if it normalised and fits.
+    Miss,
+    /// The task said `"cache": false`: fetched without looking; the fresh
+    /// answer replaces any stored one.
+    Bypass,
+    /// The deployment disabled the cache (`UPSTREAM_CACHE_TTL_SECS=0` or
+    /// `UPSTREAM_CACHE_MAX_BYTES=0`).
+    Off,
+}
+
+impl CacheUse {
+    /// The word in `meta.cache`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            CacheUse::Hit => "hit",
+            CacheUse::Miss => "miss",
+            CacheUse::Bypass => "bypass",
+            CacheUse::Off => "off",
+        }
+    }
+}
+
+/// `result` with `meta.cache` set to what happened.
+fn with_cache_use(
+    result: Result<FetchResult, AppError>,
+    used: CacheUse,
+) -> Result<FetchResult, AppError> {
+    result.map(|mut r| {
+        r.meta.insert("cache".into(), Value::from(used.as_str()));
+        r
+    })
 }
 
 impl Provider for AlphaVantage {
@@ -58,6 +112,13 @@ impl Provider for AlphaVantage {
                 shared.body_cap,
             ),
             secret: settings.secret.clone(),
+            cache: Arc::new(ByteCache::new(
+                settings.cache_ttl,
+                settings.cache_max_bytes.map_or_else(
+                    || default_max_bytes(shared.memory_mb),
+                    |b| usize::try_from(b).unwrap_or(usize::MAX),
+                ),
+            )),
         })
     }
 
@@ -77,8 +138,22 @@ impl Provider for AlphaVantage {
                 "ALPHA_VANTAGE_SECRET is not set: this deployment cannot run Alpha Vantage tasks",
             )
         })?;
+        let used = if !self.cache.enabled() {
+            CacheUse::Off
+        } else if task.allows_cache() {
+            CacheUse::Miss
+        } else {
+            CacheUse::Bypass
+        };
+        let cache_key = (used != CacheUse::Off).then(|| task.cache_key());
+        if used == CacheUse::Miss
+            && let Some(body) = cache_key.as_deref().and_then(|k| self.cache.get(k))
+        {
+            ctx.stats.record_upstream_cache_hit();
+            return with_cache_use(normalize::normalize(task, &body), CacheUse::Hit);
+        }
         let deadline = ctx.deadline;
-        with_credential(
+        let result = with_credential(
             ctx,
             reference,
             &DEFAULT_SECRET_KEYS,
@@ -90,7 +165,14 @@ impl Provider for AlphaVantage {
                     let started = Instant::now();
                     let body = self.client.query(task, key, deadline).await;
                     ctx.stats.record_upstream(started.elapsed());
-                    normalize::normalize(task, &body?)
+                    let body = body?;
+                    let result = normalize::normalize(task, &body)?;
+                    // Only an answer that normalised is stored: error
+                    // documents and throttling messages never are.
+                    if let Some(k) = &cache_key {
+                        self.cache.insert(k.clone(), Arc::from(body));
+                    }
+                    Ok::<FetchResult, AppError>(result)
                 };
                 match attempt().await {
                     Err(e)
@@ -108,7 +190,8 @@ impl Provider for AlphaVantage {
                 }
             },
         )
-        .await
+        .await;
+        with_cache_use(result, used)
     }
 }
 

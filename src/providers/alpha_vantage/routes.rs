@@ -8,7 +8,7 @@ use super::task::AlphaVantageTask;
 use crate::error::{AppError, preview};
 
 /// Query parameters that arrive as text but are booleans in a task.
-const BOOLEAN_PARAMS: [&str; 2] = ["adjusted", "extended_hours"];
+const BOOLEAN_PARAMS: [&str; 3] = ["adjusted", "extended_hours", "cache"];
 
 /// The task `GET /v1/alpha-vantage/{function}?{query}` asks for.
 pub(crate) fn task_from_route(
@@ -63,6 +63,21 @@ mod tests {
         assert_eq!(t.function, Function::TimeSeriesIntraday);
         assert_eq!(t.symbol.as_deref(), Some("IBM"));
         assert_eq!(t.extended_hours, Some(false));
+        assert_eq!(t.cache, None);
+    }
+
+    #[test]
+    fn cache_false_is_a_query_parameter() {
+        let t = task_from_route(
+            "TIME_SERIES_DAILY",
+            &q(&[("symbol", "IBM"), ("cache", "FALSE")]),
+        )
+        .unwrap();
+        assert_eq!(t.cache, Some(false));
+        assert!(!t.allows_cache());
+        let err = task_from_route("GLOBAL_QUOTE", &q(&[("symbol", "IBM"), ("cache", "0")]))
+            .unwrap_err();
+        assert!(err.message().contains("'cache'"), "{}", err.message());
     }
 
     #[test]

@@ -244,6 +244,10 @@ pub(crate) struct AlphaVantageTask {
     /// Last date to keep (inclusive, `YYYY-MM-DD`).
     #[serde(default)]
     pub(crate) end: Option<String>,
+    /// `false`: fetch from Alpha Vantage even when the function's upstream
+    /// cache holds this answer (the fresh answer then replaces it).
+    #[serde(default)]
+    pub(crate) cache: Option<bool>,
 }
 
 const INTERVALS: [&str; 5] = ["1min", "5min", "15min", "30min", "60min"];
@@ -326,6 +330,30 @@ impl AlphaVantageTask {
         }
         q.push(("datatype", "json".to_owned()));
         q
+    }
+
+    /// The upstream cache's key for this task: the request's query without
+    /// the key — so without `start` and `end`, which filter the answer
+    /// afterwards, and without `cache`. Values are the validated, upper-cased
+    /// ones [`AlphaVantageTask::query`] sends, so `ibm` and `IBM` share an
+    /// entry. Call after [`AlphaVantageTask::validate`]: validated values
+    /// hold no `&` or `=`, so the key is unambiguous.
+    pub(crate) fn cache_key(&self) -> String {
+        let mut key = String::new();
+        for (name, value) in self.query() {
+            if !key.is_empty() {
+                key.push('&');
+            }
+            key.push_str(name);
+            key.push('=');
+            key.push_str(&value);
+        }
+        key
+    }
+
+    /// Whether the task lets the upstream cache answer it.
+    pub(crate) fn allows_cache(&self) -> bool {
+        self.cache != Some(false)
     }
 
     /// What the task is about, for messages: `IBM`, `EUR/USD`, `BTC/EUR`.
@@ -579,5 +607,43 @@ mod tests {
         let fx = task(json!({"function": "FX_WEEKLY", "from_symbol": "eur", "to_symbol": "usd"}))
             .unwrap();
         assert_eq!(fx.subject(), "EUR/USD");
+    }
+
+    #[test]
+    fn cache_key_is_the_query_without_window_or_cache_flag() {
+        let key = |v| task(v).unwrap().cache_key();
+        let base = key(json!({"function": "TIME_SERIES_DAILY", "symbol": "IBM"}));
+        assert_eq!(base, "function=TIME_SERIES_DAILY&symbol=IBM&datatype=json");
+        for same in [
+            json!({"function": "time_series_daily", "symbol": "ibm"}),
+            json!({"function": "TIME_SERIES_DAILY", "symbol": "IBM", "start": "2024-01-01"}),
+            json!({"function": "TIME_SERIES_DAILY", "symbol": "IBM", "end": "2024-06-30", "cache": false}),
+            json!({"function": "TIME_SERIES_DAILY", "symbol": "IBM", "cache": true}),
+        ] {
+            assert_eq!(key(same.clone()), base, "{same}");
+        }
+        for different in [
+            json!({"function": "TIME_SERIES_DAILY", "symbol": "MSFT"}),
+            json!({"function": "TIME_SERIES_DAILY", "symbol": "IBM", "outputsize": "full"}),
+            json!({"function": "TIME_SERIES_WEEKLY", "symbol": "IBM"}),
+        ] {
+            assert_ne!(key(different.clone()), base, "{different}");
+        }
+        let intraday = key(json!({"function": "TIME_SERIES_INTRADAY", "symbol": "IBM", "interval": "5min", "extended_hours": false}));
+        assert_ne!(
+            intraday,
+            key(json!({"function": "TIME_SERIES_INTRADAY", "symbol": "IBM", "interval": "5min", "extended_hours": true}))
+        );
+        assert!(!intraday.contains("apikey"));
+    }
+
+    #[test]
+    fn cache_flag_parses_and_defaults_to_allowed() {
+        let t = task(json!({"function": "GLOBAL_QUOTE", "symbol": "IBM"})).unwrap();
+        assert!(t.allows_cache());
+        let t = task(json!({"function": "GLOBAL_QUOTE", "symbol": "IBM", "cache": false})).unwrap();
+        assert!(!t.allows_cache());
+        t.validate().unwrap();
+        assert!(task(json!({"function": "GLOBAL_QUOTE", "symbol": "IBM", "cache": "no"})).is_err());
     }
 }
