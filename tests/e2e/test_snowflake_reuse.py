@@ -5,6 +5,8 @@ result of an identical execution instead of running the statement again."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import ROOT, SF_SECRET
 
@@ -96,6 +98,8 @@ def test_cache_secs_reuses_an_identical_execution(stack, cached):
     failed, second = cached.invoke(task("customers_cached", "Oslo"))
     assert not failed, second
     assert second["meta"]["cache"] == "hit"
+    emf = [json.loads(line) for line in cached.output().splitlines() if '"_aws"' in line]
+    assert emf[-1]["UpstreamCacheHits"] == 1, "the metric counts the reuse"
     assert second["rows"] == first["rows"] and second["row_count"] == first["row_count"] > 0
     assert second["meta"]["statement_handle"] == first["meta"]["statement_handle"]
     assert len(submits(stack, mark)) == 1, "the statement ran once"

@@ -200,6 +200,9 @@ impl Provider for Snowflake {
                     Some(secs) => {
                         let key = execution_key(&plan, &session, &conn.base_url);
                         let (rs, hit) = run.execute_or_reuse(&session, &submission, &key, secs).await?;
+                        if hit {
+                            ctx.stats.record_upstream_cache_hit();
+                        }
                         reuse = Some(hit);
                         (rs, (0, 0))
                     }
