@@ -166,6 +166,42 @@ impl<'de> Visitor<'de> for &mut Reader<'_> {
     }
 }
 
+/// The visitor methods for every JSON value but an object: each leaves the
+/// answer to the map path (which reports a bar that is not an object as an
+/// upstream fault, unless a repeated date replaces it there).
+macro_rules! anything_but_a_map {
+    ($this:ident => $reader:expr) => {
+        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<(), E> {
+            let $this = self;
+            Err($reader.leave())
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+            let $this = self;
+            Err($reader.leave())
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
+            let $this = self;
+            Err($reader.leave())
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
+            let $this = self;
+            Err($reader.leave())
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
+            let $this = self;
+            Err($reader.leave())
+        }
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+            let $this = self;
+            Err($reader.leave())
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+            let $this = self;
+            Err($reader.leave())
+        }
+    };
+}
+
 /// The data object: date → bar.
 struct Bars<'r, 't>(&'r mut Reader<'t>);
 
@@ -202,27 +238,7 @@ impl<'de> Visitor<'de> for Bars<'_, '_> {
         }
         Ok(())
     }
-    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<(), E> {
-        Err(self.0.leave())
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<(), A::Error> {
-        Err(self.0.leave())
-    }
-    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
-        Err(self.0.leave())
-    }
-    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
-        Err(self.0.leave())
-    }
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
-        Err(self.0.leave())
-    }
-    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
-        Err(self.0.leave())
-    }
-    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
-        Err(self.0.leave())
-    }
+    anything_but_a_map!(this => this.0);
 }
 
 /// A bar outside the window: it must be an object, and is not read.
@@ -244,34 +260,9 @@ impl<'de> Visitor<'de> for Skip<'_, '_> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         Ok(())
     }
-    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<(), E> {
-        Err(not_a_bar(self.0))
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<(), A::Error> {
-        Err(not_a_bar(self.0))
-    }
-    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
-        Err(not_a_bar(self.0))
-    }
-    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
-        Err(not_a_bar(self.0))
-    }
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
-        Err(not_a_bar(self.0))
-    }
-    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
-        Err(not_a_bar(self.0))
-    }
-    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
-        Err(not_a_bar(self.0))
-    }
+    anything_but_a_map!(this => this.0);
 }
 
-/// A bar that is not an object: an upstream fault, which the map path
-/// reports (a repeated date may yet replace it there).
-fn not_a_bar<E: serde::de::Error>(r: &mut Reader<'_>) -> E {
-    r.leave()
-}
 
 /// A bar in the window, decoded into the table.
 struct Bar<'r, 't, 'de> {
@@ -354,27 +345,7 @@ impl<'de> Visitor<'de> for Bar<'_, '_, 'de> {
         }
         Ok(())
     }
-    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<(), E> {
-        Err(not_a_bar(self.reader))
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<(), A::Error> {
-        Err(not_a_bar(self.reader))
-    }
-    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
-        Err(not_a_bar(self.reader))
-    }
-    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
-        Err(not_a_bar(self.reader))
-    }
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
-        Err(not_a_bar(self.reader))
-    }
-    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
-        Err(not_a_bar(self.reader))
-    }
-    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
-        Err(not_a_bar(self.reader))
-    }
+    anything_but_a_map!(this => this.reader);
 }
 
 /// A first bar's field value into the table, as [`push_field`] or
