@@ -13,11 +13,9 @@
 //!   so a date-only `end` keeps every bar of that day.
 //!
 //! A time series — the one large answer, up to ~25 years of bars — is read
-//! borrowed: the body is walked once into (date, raw bar) pairs, each bar's
-//! few fields are decoded straight into the result's [`Table`], and no
-//! `Value` tree is built. Every other answer is a handful of fields and goes
-//! through a `Map`, which is also the reference the borrowed path is tested
-//! against.
+//! in one pass straight into the result's [`Table`] by `series.rs`; every
+//! other answer is a handful of fields and goes through a `Map`, which is
+//! also the reference the one-pass reader is tested against.
 
 use serde_json::{Map, Number, Value};
 
@@ -77,60 +75,28 @@ pub(crate) fn field_name(raw: &str) -> String {
     out
 }
 
-/// A field's value as JSON: numbers from numeric strings unless `name` is a text field.
-pub(crate) fn field_value(name: &str, v: &Value) -> Value {
-    let Value::String(s) = v else {
-        return v.clone();
-    };
+/// What a field's text stands for.
+#[derive(Debug, PartialEq)]
+pub(super) enum Field<'a> {
+    /// Empty, `-` or `None`.
+    Null,
+    /// Text, as sent.
+    Text(&'a str),
+    /// A whole number.
+    Int(i64),
+    /// A finite number.
+    Float(f64),
+}
+
+/// Read a field's text: numbers from numeric strings (`"1.8418%"` →
+/// 1.8418) unless the field is `text_field`; `-`, `None` and empty are null.
+pub(super) fn read_field(text_field: bool, s: &str) -> Field<'_> {
     let t = s.trim();
     if t.is_empty() || t == "-" || t.eq_ignore_ascii_case("none") {
-        return Value::Null;
-    }
-    if TEXT_FIELDS.contains(&name) {
-        return Value::String(s.clone());
-    }
-    let (digits, _percent) = match t.strip_suffix('%') {
-        Some(d) => (d, true),
-        None => (t, false),
-    };
-    let body = digits.strip_prefix(['-', '+']).unwrap_or(digits);
-    let numeric = !body.is_empty()
-        && body.chars().all(|c| c.is_ascii_digit() || c == '.')
-        && body.chars().filter(|&c| c == '.').count() <= 1
-        && body.chars().any(|c| c.is_ascii_digit());
-    if !numeric {
-        return Value::String(s.clone());
-    }
-    if !digits.contains('.')
-        && let Ok(i) = digits.parse::<i64>()
-    {
-        return Value::Number(i.into());
-    }
-    match digits.parse::<f64>().ok().and_then(Number::from_f64) {
-        Some(n) => Value::Number(n),
-        None => Value::String(s.clone()),
-    }
-}
-
-/// [`field_value`] of a string, straight into `table`: the same value,
-/// without building it.
-pub(super) fn push_field(table: &mut Table, name: &str, s: &str) {
-    push_field_as(table, is_text_field(name), s)
-}
-
-/// Whether the field `name` stays text even when it looks numeric.
-pub(super) fn is_text_field(name: &str) -> bool {
-    TEXT_FIELDS.contains(&name)
-}
-
-/// [`push_field`] for a column already known to be text or not.
-pub(super) fn push_field_as(table: &mut Table, text_field: bool, s: &str) {
-    let t = s.trim();
-    if t.is_empty() || t == "-" || t.eq_ignore_ascii_case("none") {
-        return table.push_null();
+        return Field::Null;
     }
     if text_field {
-        return table.push_text(s);
+        return Field::Text(s);
     }
     let digits = t.strip_suffix('%').unwrap_or(t);
     let body = digits.strip_prefix(['-', '+']).unwrap_or(digits);
@@ -147,16 +113,50 @@ pub(super) fn push_field_as(table: &mut Table, text_field: bool, s: &str) {
         }
     }
     if !numeric || dots > 1 || !any_digit {
-        return table.push_text(s);
+        return Field::Text(s);
     }
     if dots == 0
         && let Ok(i) = digits.parse::<i64>()
     {
-        return table.push_int(i);
+        return Field::Int(i);
     }
     match digits.parse::<f64>() {
-        Ok(f) if f.is_finite() => table.push_float(f),
-        _ => table.push_text(s),
+        Ok(f) if f.is_finite() => Field::Float(f),
+        _ => Field::Text(s),
+    }
+}
+
+/// Whether the field `name` stays text even when it looks numeric.
+pub(super) fn is_text_field(name: &str) -> bool {
+    TEXT_FIELDS.contains(&name)
+}
+
+/// A field's value as JSON: numbers from numeric strings unless `name` is a text field.
+pub(crate) fn field_value(name: &str, v: &Value) -> Value {
+    let Value::String(s) = v else {
+        return v.clone();
+    };
+    match read_field(is_text_field(name), s) {
+        Field::Null => Value::Null,
+        Field::Text(t) => Value::String(t.to_owned()),
+        Field::Int(i) => Value::Number(i.into()),
+        Field::Float(f) => Number::from_f64(f).map_or_else(|| Value::String(s.clone()), Value::Number),
+    }
+}
+
+/// [`field_value`] of a string, straight into `table`: the same value,
+/// without building it.
+pub(super) fn push_field(table: &mut Table, name: &str, s: &str) {
+    push_field_as(table, is_text_field(name), s)
+}
+
+/// [`push_field`] for a column already known to be text or not.
+pub(super) fn push_field_as(table: &mut Table, text_field: bool, s: &str) {
+    match read_field(text_field, s) {
+        Field::Null => table.push_null(),
+        Field::Text(t) => table.push_text(t),
+        Field::Int(i) => table.push_int(i),
+        Field::Float(f) => table.push_float(f),
     }
 }
 

@@ -291,19 +291,20 @@ impl<'de> Visitor<'de> for Bar<'_, '_, 'de> {
             while let Some((Text(name), value)) = map.next_entry::<Text<'de>, Value>()? {
                 fields.push((name.into_owned(), value));
             }
-            let mut names = vec![r.key_name.to_owned()];
-            names.extend(fields.iter().map(|(n, _)| field_name(n)));
+            let names: Vec<String> = fields.iter().map(|(n, _)| field_name(n)).collect();
+            let mut all = vec![r.key_name.to_owned()];
+            all.extend(names.iter().cloned());
             let mut unique = std::collections::HashSet::new();
-            if !names.iter().all(|n| unique.insert(n.clone())) {
+            if !all.iter().all(|n| unique.insert(n.clone())) {
                 return Err(r.leave());
             }
-            let mut table = Table::new(names);
+            let mut table = Table::new(all);
             table.push_text(&self.date);
-            for (raw, value) in &fields {
-                push_value(&mut table, &field_name(raw), value);
+            for ((_, value), name) in fields.iter().zip(&names) {
+                push_value(&mut table, name, value);
             }
-            r.names = fields.iter().map(|(n, _)| field_name(n)).collect();
-            r.text_fields = r.names.iter().map(|n| is_text_field(n)).collect();
+            r.text_fields = names.iter().map(|n| is_text_field(n)).collect();
+            r.names = names;
             r.raw_names = fields.into_iter().map(|(n, _)| n).collect();
             r.table = Some(table);
             return Ok(());
