@@ -114,7 +114,7 @@ impl Redactor {
         let mut out = json;
         for secret in secrets.iter() {
             let secret = secret.expose_secret();
-            if secret.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+            if !json_safe(secret) {
                 continue;
             }
             if out.contains(secret) {
@@ -123,18 +123,23 @@ impl Redactor {
         }
         out
     }
-}
 
-impl Redactor {
     /// Whether serialized JSON output holds, verbatim, a JSON-safe credential
     /// this invocation sent upstream (what [`Redactor::clean_json`] masks).
     pub(crate) fn echoes_sent(&self, json: &str) -> bool {
         let secrets = self.sent.lock().unwrap_or_else(|p| p.into_inner());
         secrets.iter().any(|secret| {
             let secret = secret.expose_secret();
-            !secret.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) && json.contains(secret)
+            json_safe(secret) && json.contains(secret)
         })
     }
+}
+
+/// Whether `secret` reads the same inside a JSON string (no quote,
+/// backslash or control character), so it can be found and masked there
+/// without breaking the JSON.
+fn json_safe(secret: &str) -> bool {
+    !secret.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20)
 }
 
 /// The forms a secret is searched for verbatim (case-insensitively).
