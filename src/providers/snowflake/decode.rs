@@ -35,9 +35,8 @@ use chrono::{
 use serde::Deserialize;
 #[cfg(test)]
 use serde_json::Map;
-use serde_json::{Number, Value};
-
 use serde_json::value::RawValue;
+use serde_json::{Number, Value};
 
 use crate::borrowed::{Text, lead};
 use crate::error::{AppError, ErrorKind};
@@ -184,14 +183,7 @@ pub(crate) fn decode_row(
     cells: Vec<Value>,
 ) -> Result<Map<String, Value>, AppError> {
     if cells.len() != row_type.len() || names.len() != row_type.len() {
-        return Err(AppError::new(
-            ErrorKind::UpstreamFailed,
-            format!(
-                "Snowflake sent a row of {} cells for {} columns",
-                cells.len(),
-                row_type.len()
-            ),
-        ));
+        return Err(wrong_width(cells.len(), row_type.len()));
     }
     let mut row = Map::with_capacity(row_type.len());
     for ((column, name), cell) in row_type.iter().zip(names).zip(cells) {
@@ -493,11 +485,9 @@ fn push_fraction(out: &mut String, nanos: u32, scale: usize) {
 
 /// `.` and the first `scale` digits of `nanos` (nothing for scale 0).
 fn fraction(nanos: u32, scale: usize) -> String {
-    if scale == 0 {
-        return String::new();
-    }
-    let digits = format!("{nanos:09}");
-    format!(".{}", &digits[..scale.min(9)])
+    let mut out = String::new();
+    push_fraction(&mut out, nanos, scale);
+    out
 }
 
 #[cfg(test)]
