@@ -139,24 +139,33 @@ pub(crate) fn classify(event: Value, default_task: Option<&Value>) -> Result<Inv
     // route (`requestContext.connectionId` / `eventType`), and a Lambda
     // authorizer's question (`type` TOKEN or REQUEST with `methodArn` or
     // `routeArn`; cargo-lambda's 2.0 requests carry these as nulls).
-    let is_alb = context.is_some_and(|c| present(c, "elb"));
     let is_websocket =
         context.is_some_and(|c| present(c, "connectionId") || present(c, "eventType"));
     let is_authorizer = matches!(
         obj.get("type").and_then(Value::as_str),
         Some("TOKEN" | "REQUEST")
     ) && (present(obj, "methodArn") || present(obj, "routeArn"));
-    let foreign = is_alb || is_websocket || is_authorizer;
+    let foreign = if context.is_some_and(|c| present(c, "elb")) {
+        Some("Application Load Balancer events are not supported")
+    } else if is_authorizer {
+        Some(
+            "API Gateway Lambda authorizer events are not supported: this function answers requests, it does not authorize them",
+        )
+    } else if is_websocket {
+        Some("API Gateway WebSocket events are not supported")
+    } else {
+        None
+    };
     // An event that declares payload version 2.0 and carries
     // `requestContext.http` is an HTTP API / Function URL request, whatever
     // else it carries; REST's shape (or version 1.0) is REST.
-    let is_v2 = !foreign
+    let is_v2 = foreign.is_none()
         && obj.get("version").and_then(Value::as_str) == Some("2.0")
         && context
             .and_then(|c| c.get("http"))
             .and_then(|h| h.get("method"))
             .is_some_and(|m| !m.is_null());
-    let is_rest = !foreign && !is_v2 && present(obj, "httpMethod") && context.is_some();
+    let is_rest = foreign.is_none() && !is_v2 && present(obj, "httpMethod") && context.is_some();
     let is_envelope = present(obj, "source") && present(obj, "detail-type");
     let is_task = present(obj, "provider");
     let shapes: Vec<&str> = [
@@ -175,20 +184,8 @@ pub(crate) fn classify(event: Value, default_task: Option<&Value>) -> Result<Inv
             shapes.join(" and ")
         )));
     }
-    if is_alb {
-        return Err(unrecognized(
-            "Application Load Balancer events are not supported",
-        ));
-    }
-    if is_authorizer {
-        return Err(unrecognized(
-            "API Gateway Lambda authorizer events are not supported: this function answers requests, it does not authorize them",
-        ));
-    }
-    if is_websocket {
-        return Err(unrecognized(
-            "API Gateway WebSocket events are not supported",
-        ));
+    if let Some(why) = foreign {
+        return Err(unrecognized(why));
     }
     if is_rest {
         let req: ApiGatewayProxyRequest = serde_json::from_value(event).map_err(|e| {
