@@ -67,6 +67,16 @@ pub enum ErrorKind {
     SecretMalformed,
     /// Secrets Manager could not be reached or failed.
     SecretUnavailable,
+    /// S3 refused the function's role (or the bucket's KMS key) when writing
+    /// a task's `output`.
+    OutputAccessDenied,
+    /// The `output` bucket does not exist.
+    OutputBucketNotFound,
+    /// S3 asked the function to slow down while writing `output`.
+    OutputThrottled,
+    /// Writing `output` failed otherwise (S3 error, a concurrent writer, a
+    /// value the format cannot hold).
+    OutputFailed,
     /// The deployment's configuration is invalid.
     ConfigurationError,
     /// A bug: should never happen.
@@ -99,6 +109,10 @@ impl ErrorKind {
             ErrorKind::SecretThrottled => "secret_throttled",
             ErrorKind::SecretMalformed => "secret_malformed",
             ErrorKind::SecretUnavailable => "secret_unavailable",
+            ErrorKind::OutputAccessDenied => "output_access_denied",
+            ErrorKind::OutputBucketNotFound => "output_bucket_not_found",
+            ErrorKind::OutputThrottled => "output_throttled",
+            ErrorKind::OutputFailed => "output_failed",
             ErrorKind::ConfigurationError => "configuration_error",
             ErrorKind::Internal => "internal",
         }
@@ -116,7 +130,9 @@ impl ErrorKind {
             ErrorKind::MethodNotAllowed => 405,
             ErrorKind::TooLarge => 413,
             ErrorKind::SqlError => 422,
-            ErrorKind::UpstreamThrottled | ErrorKind::SecretThrottled => 429,
+            ErrorKind::UpstreamThrottled
+            | ErrorKind::SecretThrottled
+            | ErrorKind::OutputThrottled => 429,
             ErrorKind::UpstreamAuthFailed
             | ErrorKind::UpstreamFailed
             | ErrorKind::SecretNotFound
@@ -124,7 +140,10 @@ impl ErrorKind {
             | ErrorKind::SecretDecryptionFailed
             | ErrorKind::SecretDeleted
             | ErrorKind::SecretMalformed
-            | ErrorKind::SecretUnavailable => 502,
+            | ErrorKind::SecretUnavailable
+            | ErrorKind::OutputAccessDenied
+            | ErrorKind::OutputBucketNotFound
+            | ErrorKind::OutputFailed => 502,
             ErrorKind::DeadlineExceeded => 504,
             ErrorKind::ConfigurationError | ErrorKind::Internal => 500,
         }
@@ -149,7 +168,7 @@ impl ErrorKind {
     }
 
     /// Every kind, for documentation and exhaustive tests.
-    pub const ALL: [ErrorKind; 24] = [
+    pub const ALL: [ErrorKind; 28] = [
         ErrorKind::BadRequest,
         ErrorKind::UnrecognizedEvent,
         ErrorKind::NotFound,
@@ -172,6 +191,10 @@ impl ErrorKind {
         ErrorKind::SecretThrottled,
         ErrorKind::SecretMalformed,
         ErrorKind::SecretUnavailable,
+        ErrorKind::OutputAccessDenied,
+        ErrorKind::OutputBucketNotFound,
+        ErrorKind::OutputThrottled,
+        ErrorKind::OutputFailed,
         ErrorKind::ConfigurationError,
         ErrorKind::Internal,
     ];

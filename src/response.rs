@@ -51,6 +51,27 @@ pub(crate) struct Column {
     /// Its type.
     #[serde(rename = "type")]
     pub(crate) kind: ColumnType,
+    /// Total digits of an exact decimal (Snowflake's NUMBER precision), when
+    /// the provider knows it; typed writers (Parquet) use it, the JSON
+    /// response does not carry it.
+    #[serde(skip)]
+    pub(crate) precision: Option<u8>,
+    /// Fractional digits: of a decimal, or of the seconds of a time or
+    /// timestamp (0–9), when the provider knows it.
+    #[serde(skip)]
+    pub(crate) scale: Option<u8>,
+}
+
+impl Column {
+    /// A column with no precision or scale recorded.
+    pub(crate) fn new(name: impl Into<String>, kind: ColumnType) -> Self {
+        Column {
+            name: name.into(),
+            kind,
+            precision: None,
+            scale: None,
+        }
+    }
 }
 
 /// Rows with their columns: the body of a successful invocation.

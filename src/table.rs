@@ -196,6 +196,11 @@ impl Table {
         Table { cells, ..self }
     }
 
+    /// Row `i`, serialisable as the object the response holds.
+    pub(crate) fn row_ref(&self, index: usize) -> RowRef<'_> {
+        RowRef { table: self, index }
+    }
+
     /// Drop the cells of a row begun but not finished (after an error
     /// part-way through it).
     pub(crate) fn truncate_rows(&mut self, rows: usize) {
@@ -234,7 +239,7 @@ impl Table {
 }
 
 /// One row, serialised as the object the response holds.
-struct RowRef<'t> {
+pub(crate) struct RowRef<'t> {
     table: &'t Table,
     index: usize,
 }

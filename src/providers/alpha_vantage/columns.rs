@@ -20,10 +20,7 @@ pub(crate) fn infer_columns(table: &Table) -> Vec<Column> {
         .names()
         .iter()
         .zip(kinds)
-        .map(|(name, kind)| Column {
-            name: name.clone(),
-            kind: kind.unwrap_or(ColumnType::Null),
-        })
+        .map(|(name, kind)| Column::new(name.clone(), kind.unwrap_or(ColumnType::Null)))
         .collect()
 }
 

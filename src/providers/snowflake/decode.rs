@@ -57,6 +57,9 @@ pub(crate) struct RowType {
     /// Fractional digits (NUMBER) or fractional-second digits (TIME, TIMESTAMP_*).
     #[serde(default)]
     pub(crate) scale: Option<i64>,
+    /// Total digits (NUMBER).
+    #[serde(default)]
+    pub(crate) precision: Option<i64>,
     /// Whether NULL is allowed.
     #[serde(default)]
     pub(crate) nullable: Option<bool>,
@@ -167,8 +170,9 @@ pub(crate) fn columns(row_type: &[RowType]) -> Vec<Column> {
         .iter()
         .zip(unique_names(row_type))
         .map(|(c, name)| Column {
-            name,
-            kind: c.column_type(),
+            precision: c.precision.and_then(|p| u8::try_from(p).ok()),
+            scale: c.scale.and_then(|s| u8::try_from(s).ok()),
+            ..Column::new(name, c.column_type())
         })
         .collect()
 }
@@ -500,6 +504,7 @@ mod tests {
             name: "C".into(),
             kind: kind.into(),
             scale: Some(scale),
+            precision: None,
             nullable: Some(true),
         }
     }
@@ -643,6 +648,7 @@ mod tests {
                 name: (*n).into(),
                 kind: "text".into(),
                 scale: None,
+                precision: None,
                 nullable: None,
             })
             .collect();

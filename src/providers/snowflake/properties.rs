@@ -36,7 +36,7 @@ proptest! {
             ".{0,24}",
         ],
     ) {
-        let column = RowType { name: "C".into(), kind: kind.into(), scale: Some(scale), nullable: None };
+        let column = RowType { name: "C".into(), kind: kind.into(), scale: Some(scale), precision: None, nullable: None };
         let reference = decode_cell(&column, &cell);
         // The row decoder writes the same value straight into a table.
         let mut table = Table::new(vec!["C".into()]);
@@ -67,7 +67,7 @@ proptest! {
         let row_type: Vec<RowType> = kinds
             .iter()
             .enumerate()
-            .map(|(i, k)| RowType { name: format!("C{i}"), kind: (*k).into(), scale: Some(scale), nullable: None })
+            .map(|(i, k)| RowType { name: format!("C{i}"), kind: (*k).into(), scale: Some(scale), precision: None, nullable: None })
             .collect();
         let names = unique_names(&row_type);
         let cells: Vec<Value> = cells.into_iter().take(row_type.len()).collect();
@@ -86,7 +86,7 @@ proptest! {
     fn rows_are_whole_or_refused(names in prop::collection::vec("[A-C]", 0..5), cells in 0usize..6) {
         let row_type: Vec<RowType> = names
             .iter()
-            .map(|n| RowType { name: n.clone(), kind: "text".into(), scale: None, nullable: None })
+            .map(|n| RowType { name: n.clone(), kind: "text".into(), scale: None, precision: None, nullable: None })
             .collect();
         let unique = unique_names(&row_type);
         let distinct: std::collections::HashSet<&String> = unique.iter().collect();
