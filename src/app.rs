@@ -8,6 +8,9 @@ use std::time::Instant;
 
 use futures_util::FutureExt;
 
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use chrono::{DateTime, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::value::RawValue;
 use tracing::Instrument;
@@ -16,11 +19,15 @@ use crate::config::Config;
 use crate::context::{Caller, Ctx};
 use crate::deadline::{Deadline, DeadlineSource};
 use crate::error::{AppError, ErrorKind};
-use crate::providers::{Providers, Shared, Task};
+use crate::job::Job;
+use crate::output::key::{Placeholder, date_and_time};
+use crate::output::{Output, OutputSpec};
+use crate::providers::{Providers, Shared};
 use crate::redact::Redactor;
 use crate::response::{Body, FetchResult, HttpStyle, error_body, http_response};
 use crate::routes;
 use crate::secrets::{SecretCache, SecretSource};
+use crate::table::Table;
 use crate::telemetry::{self, InvocationReport, InvocationStats};
 use crate::trigger::{Invocation, TriggerKind, classify, parse_event};
 use crate::upstream::body_cap;
@@ -30,6 +37,7 @@ pub struct App<S> {
     config: Config,
     secrets: SecretCache<S>,
     providers: Providers,
+    output: Output,
     cold: AtomicBool,
 }
 
@@ -56,9 +64,30 @@ impl<S: SecretSource> App<S> {
             secrets: SecretCache::new(source, config.secret_cache_ttl)
                 .with_stale_fallback(config.secret_cache_max_stale, config.secret_refresh_timeout),
             providers: Providers::new(&config.providers, &shared)?,
+            output: Output::new(
+                config.output.clone(),
+                shared.http.clone(),
+                Some(SharedCredentialsProvider::new(
+                    EnvironmentVariableCredentialsProvider::new(),
+                )),
+            ),
             config,
             cold: AtomicBool::new(true),
         })
+    }
+
+    /// Sign the output stage's S3 requests with `credentials` (the AWS SDK's
+    /// chain; by default, the credentials in the environment, as Lambda
+    /// sets them).
+    pub fn with_aws_credentials(mut self, credentials: Option<SharedCredentialsProvider>) -> Self {
+        if credentials.is_some() {
+            self.output = Output::new(
+                self.config.output.clone(),
+                self.output.http().clone(),
+                credentials,
+            );
+        }
+        self
     }
 
     /// The Lambda entry point. The payload is taken raw and parsed here with
@@ -128,6 +157,7 @@ impl<S: SecretSource> App<S> {
         http_style: &OnceLock<HttpStyle>,
     ) -> Result<Box<RawValue>, AppError> {
         let started = Instant::now();
+        let invoked = Utc::now();
         let cold_start = self.cold.swap(false, Ordering::Relaxed);
         let stats = InvocationStats::default();
         let redactor = Redactor::new();
@@ -152,11 +182,21 @@ impl<S: SecretSource> App<S> {
                 error: Some(e.clone()),
                 response: Err(e),
             },
-            Ok(Invocation::Task { trigger, task }) => {
+            Ok(Invocation::Task {
+                trigger,
+                task,
+                occurred,
+            }) => {
                 tracing::Span::current().record("trigger", trigger.as_str());
-                let (provider, result) = self
-                    .fetch(Task::parse(task), trigger, &deadline, &stats, &redactor)
-                    .await;
+                let ctx = self.context(
+                    trigger,
+                    &deadline,
+                    &stats,
+                    &redactor,
+                    context,
+                    occurred.unwrap_or(invoked),
+                );
+                let (provider, result) = self.run(Job::parse(task), &ctx).await;
                 let rows = result.as_ref().map_or(0, |r| r.row_count);
                 let response = result
                     .and_then(|r| self.serialize(&r, &redactor))
@@ -177,15 +217,8 @@ impl<S: SecretSource> App<S> {
                 let _ = http_style.set(style);
                 tracing::Span::current().record("trigger", trigger.as_str());
                 let deadline = deadline.capped(self.config.http_timeout);
-                let (provider, result) = self
-                    .fetch(
-                        routes::route(&request),
-                        trigger,
-                        &deadline,
-                        &stats,
-                        &redactor,
-                    )
-                    .await;
+                let ctx = self.context(trigger, &deadline, &stats, &redactor, context, invoked);
+                let (provider, result) = self.run(routes::route(&request), &ctx).await;
                 let rows = result.as_ref().map_or(0, |r| r.row_count);
                 let (response, error) = self.http(style, result, &context.request_id, &redactor);
                 Outcome {
@@ -201,22 +234,17 @@ impl<S: SecretSource> App<S> {
         outcome.response
     }
 
-    /// Run `task` (already parsed or routed) for a caller of kind `trigger`.
-    async fn fetch(
-        &self,
-        task: Result<Task, AppError>,
+    /// The context of one invocation by `trigger`.
+    fn context<'a>(
+        &'a self,
         trigger: TriggerKind,
-        deadline: &Deadline,
-        stats: &InvocationStats,
-        redactor: &Redactor,
-    ) -> (&'static str, Result<FetchResult, AppError>) {
-        let task = match task {
-            Ok(t) => t,
-            Err(e) => return ("none", Err(e)),
-        };
-        let provider = task.provider();
-        tracing::Span::current().record("provider", provider);
-        let ctx = Ctx {
+        deadline: &'a Deadline,
+        stats: &'a InvocationStats,
+        redactor: &'a Redactor,
+        context: &'a Context,
+        occurred: DateTime<Utc>,
+    ) -> Ctx<'a, S> {
+        Ctx {
             deadline,
             stats,
             redactor,
@@ -225,8 +253,100 @@ impl<S: SecretSource> App<S> {
                 trigger,
                 response_limit: self.config.max_response_bytes,
             },
+            request_id: &context.request_id,
+            occurred,
+        }
+    }
+
+    /// Run `job` (already parsed or routed): its rows returned, or written
+    /// to its `output`.
+    async fn run(
+        &self,
+        job: Result<Job, AppError>,
+        ctx: &Ctx<'_, S>,
+    ) -> (&'static str, Result<FetchResult, AppError>) {
+        let job = match job {
+            Ok(job) => job,
+            Err(e) => return ("none", Err(e)),
         };
-        (provider, self.providers.fetch(&task, &ctx).await)
+        let provider = job.task.provider();
+        tracing::Span::current().record("provider", provider);
+        let result = match &job.output {
+            None => self.providers.fetch(&job.task, ctx).await,
+            Some(spec) => self.deliver(&job, spec, ctx).await,
+        };
+        (provider, result)
+    }
+
+    /// Write `job`'s rows to the object `spec` names, once: nothing is
+    /// fetched when the object is there already (see [`crate::output`]).
+    async fn deliver(
+        &self,
+        job: &Job,
+        spec: &OutputSpec,
+        ctx: &Ctx<'_, S>,
+    ) -> Result<FetchResult, AppError> {
+        self.providers.check(&job.task, ctx.caller.class())?;
+        let (date, time) = date_and_time(job.as_of.unwrap_or(ctx.occurred));
+        let target = self.output.target(spec, ctx.caller.class(), |p| match p {
+            Placeholder::Date => Some(date.clone()),
+            Placeholder::Time => Some(time.clone()),
+            Placeholder::RequestId => Some(ctx.request_id.to_owned()),
+            other => job.task.placeholder(other),
+        })?;
+        let provider = job.task.provider();
+        let skipped = |found| {
+            ctx.stats.record_output(false);
+            let mut meta = serde_json::Map::new();
+            meta.insert("output".into(), "exists".into());
+            let mut result = FetchResult::new(provider, Vec::new(), Table::new(Vec::new()), meta);
+            let manifest = target.existing(found);
+            result.row_count = manifest.rows.unwrap_or(0) as usize;
+            result.output = Some(manifest);
+            result
+        };
+        if let Some(found) = self.output.existing(&target, ctx.deadline).await? {
+            tracing::info!(output = %target.uri, "the output object is there already; nothing fetched or written");
+            return Ok(skipped(found));
+        }
+        let mut user = vec![("x-amz-meta-provider", provider.to_owned())];
+        for (placeholder, header) in [
+            (Placeholder::Function, "x-amz-meta-function"),
+            (Placeholder::Symbol, "x-amz-meta-symbol"),
+            (Placeholder::Query, "x-amz-meta-query"),
+        ] {
+            if let Some(v) = job.task.placeholder(placeholder)
+                && v.len() <= 256
+                && v.bytes().all(|b| b.is_ascii_graphic())
+            {
+                user.push((header, v));
+            }
+        }
+        let mut writer = self.output.writer(&target, user, ctx.deadline);
+        let written = match self.providers.write(&job.task, ctx, &mut writer).await {
+            Ok(result) => writer.finish().await.map(|done| (result, done)),
+            Err(e) => Err(e),
+        };
+        let (result, done) = match written {
+            Ok(ok) => ok,
+            Err(e) => {
+                writer.abort().await;
+                return Err(e);
+            }
+        };
+        if !done.written {
+            // Another delivery created it while this one fetched: S3 kept
+            // that object; answer with its manifest.
+            tracing::info!(output = %target.uri, "another writer created the output object first; S3 kept it");
+            if let Ok(Some(found)) = self.output.existing(&target, ctx.deadline).await {
+                return Ok(skipped(found));
+            }
+        }
+        ctx.stats.record_output(done.written);
+        Ok(FetchResult {
+            output: Some(target.finished(&done)),
+            ..result
+        })
     }
 
     fn too_large(&self, size: usize) -> AppError {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::error::AppError;
+use crate::output::OutputSettings;
 use crate::providers::ProviderSettings;
 use crate::secrets::SecretRef;
 
@@ -149,6 +150,8 @@ pub struct Config {
     pub(crate) service_name: String,
     /// Each provider's own settings.
     pub(crate) providers: ProviderSettings,
+    /// The output stage's settings (`OUTPUT_*`).
+    pub(crate) output: OutputSettings,
 }
 
 impl Config {
@@ -202,6 +205,7 @@ impl Config {
                 .unwrap_or_else(|| "SecretFetch".to_owned()),
             service_name,
             providers: ProviderSettings::from_env(&env)?,
+            output: OutputSettings::from_env(&env)?,
         })
     }
 }

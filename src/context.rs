@@ -75,4 +75,9 @@ pub(crate) struct Ctx<'a, S> {
     pub(crate) secrets: &'a SecretCache<S>,
     /// Who called.
     pub(crate) caller: Caller,
+    /// The Lambda request id.
+    pub(crate) request_id: &'a str,
+    /// The time the invocation stands for: an EventBridge envelope's
+    /// `time`, else when the invocation started (UTC).
+    pub(crate) occurred: chrono::DateTime<chrono::Utc>,
 }

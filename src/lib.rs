@@ -15,6 +15,7 @@ pub(crate) mod context;
 pub(crate) mod dates;
 pub(crate) mod deadline;
 pub mod error;
+pub(crate) mod job;
 pub(crate) mod output;
 pub mod providers;
 pub mod redact;

@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::error::AppError;
+use crate::output::Manifest;
 use crate::table::Table;
 
 /// A column's type, one vocabulary for every provider.
@@ -74,8 +75,10 @@ impl Column {
     }
 }
 
-/// Rows with their columns: the body of a successful invocation.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// Rows with their columns: the body of a successful invocation. With an
+/// `output`, the rows went to S3: the body leaves `rows` out and carries the
+/// object's manifest as `output` instead.
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct FetchResult {
     /// `alpha_vantage`, …
     pub(crate) provider: &'static str,
@@ -89,6 +92,29 @@ pub(crate) struct FetchResult {
     pub(crate) meta: Map<String, Value>,
     /// Continue here for the next page (`null` when complete).
     pub(crate) next_cursor: Option<String>,
+    /// Where the rows were written, for a task with `output`.
+    pub(crate) output: Option<Manifest>,
+}
+
+impl Serialize for FetchResult {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("FetchResult", 6)?;
+        s.serialize_field("provider", self.provider)?;
+        s.serialize_field("columns", &self.columns)?;
+        match &self.output {
+            None => s.serialize_field("rows", &self.rows)?,
+            Some(_) => s.skip_field("rows")?,
+        }
+        s.serialize_field("row_count", &self.row_count)?;
+        s.serialize_field("meta", &self.meta)?;
+        s.serialize_field("next_cursor", &self.next_cursor)?;
+        match &self.output {
+            Some(manifest) => s.serialize_field("output", manifest)?,
+            None => s.skip_field("output")?,
+        }
+        s.end()
+    }
 }
 
 impl FetchResult {
@@ -106,6 +132,7 @@ impl FetchResult {
             rows,
             meta,
             next_cursor: None,
+            output: None,
         }
     }
 }

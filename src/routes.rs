@@ -11,11 +11,12 @@
 use base64::Engine;
 
 use crate::error::{AppError, ErrorKind, Method, preview};
-use crate::providers::{Providers, Task};
+use crate::job::Job;
+use crate::providers::Providers;
 use crate::trigger::HttpRequest;
 
 /// The task `req` asks for.
-pub(crate) fn route(req: &HttpRequest) -> Result<Task, AppError> {
+pub(crate) fn route(req: &HttpRequest) -> Result<Job, AppError> {
     let Some(at) = req.path.find("/v1/") else {
         return Err(not_found(req));
     };
@@ -30,7 +31,9 @@ pub(crate) fn route(req: &HttpRequest) -> Result<Task, AppError> {
         }
         [segment, name] if Providers::routes().iter().any(|r| r.segment == *segment) => {
             allow(req, Method::Get)?;
-            Providers::route(segment, name, &req.query).unwrap_or_else(|| Err(not_found(req)))
+            Providers::route(segment, name, &req.query)
+                .unwrap_or_else(|| Err(not_found(req)))
+                .map(Job::of)
         }
         _ => Err(not_found(req)),
     }
@@ -73,7 +76,7 @@ fn allow(req: &HttpRequest, method: Method) -> Result<(), AppError> {
     }
 }
 
-fn body_task(req: &HttpRequest) -> Result<Task, AppError> {
+fn body_task(req: &HttpRequest) -> Result<Job, AppError> {
     let raw = req.body.as_deref().unwrap_or("");
     let text = if req.base64 {
         let bytes = base64::engine::general_purpose::STANDARD
@@ -98,12 +101,13 @@ fn body_task(req: &HttpRequest) -> Result<Task, AppError> {
             "the request body must be a JSON object (a task)",
         ));
     }
-    Task::parse(value)
+    Job::parse(value)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::Task;
 
     fn req(
         method: &str,
@@ -133,7 +137,8 @@ mod tests {
             None,
             false,
         ))
-        .unwrap();
+        .unwrap()
+        .task;
         assert!(matches!(&t, Task::AlphaVantage(av) if av.symbol.as_deref() == Some("IBM")));
         let t = route(&req(
             "GET",
@@ -142,16 +147,21 @@ mod tests {
             None,
             false,
         ))
-        .unwrap();
+        .unwrap()
+        .task;
         assert!(matches!(&t, Task::Snowflake(sf) if sf.max_rows == Some(50)));
     }
 
     #[test]
     fn post_takes_plain_or_base64_bodies() {
         let body = r#"{"provider":"alpha_vantage","function":"GLOBAL_QUOTE","symbol":"IBM"}"#;
-        let plain = route(&req("POST", "/v1/fetch", &[], Some(body), false)).unwrap();
+        let plain = route(&req("POST", "/v1/fetch", &[], Some(body), false))
+            .unwrap()
+            .task;
         let encoded = base64::engine::general_purpose::STANDARD.encode(body);
-        let b64 = route(&req("POST", "/v1/fetch", &[], Some(&encoded), true)).unwrap();
+        let b64 = route(&req("POST", "/v1/fetch", &[], Some(&encoded), true))
+            .unwrap()
+            .task;
         assert_eq!(format!("{plain:?}"), format!("{b64:?}"));
         assert!(matches!(&plain, Task::AlphaVantage(av) if av.symbol.as_deref() == Some("IBM")));
     }

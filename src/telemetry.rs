@@ -114,6 +114,8 @@ pub(crate) struct InvocationStats {
     upstream_calls: AtomicU32,
     upstream_micros: AtomicU64,
     upstream_cache_hits: AtomicU32,
+    outputs_written: AtomicU32,
+    outputs_skipped: AtomicU32,
 }
 
 impl InvocationStats {
@@ -157,6 +159,26 @@ impl InvocationStats {
     /// Answers served from an upstream cache.
     pub(crate) fn upstream_cache_hits(&self) -> u32 {
         self.upstream_cache_hits.load(Ordering::Relaxed)
+    }
+
+    /// Count an `output` object: written, or found there already.
+    pub(crate) fn record_output(&self, written: bool) {
+        let counter = if written {
+            &self.outputs_written
+        } else {
+            &self.outputs_skipped
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `output` objects written.
+    pub(crate) fn outputs_written(&self) -> u32 {
+        self.outputs_written.load(Ordering::Relaxed)
+    }
+
+    /// `output` objects that were there already (nothing written).
+    pub(crate) fn outputs_skipped(&self) -> u32 {
+        self.outputs_skipped.load(Ordering::Relaxed)
     }
 
     /// Secret lookups served from the cache.
@@ -218,6 +240,8 @@ pub(crate) fn emf_document(report: &InvocationReport<'_>, timestamp_ms: u64) -> 
                     {"Name": "UpstreamLatency", "Unit": "Milliseconds"},
                     {"Name": "UpstreamCalls", "Unit": "Count"},
                     {"Name": "UpstreamCacheHits", "Unit": "Count"},
+                    {"Name": "OutputsWritten", "Unit": "Count"},
+                    {"Name": "OutputsSkipped", "Unit": "Count"},
                     {"Name": "SecretCacheHit", "Unit": "Count"},
                     {"Name": "SecretCacheMiss", "Unit": "Count"},
                     {"Name": "SecretStaleServed", "Unit": "Count"},
@@ -236,6 +260,8 @@ pub(crate) fn emf_document(report: &InvocationReport<'_>, timestamp_ms: u64) -> 
         "UpstreamLatency": millis(s.upstream_latency()),
         "UpstreamCalls": s.upstream_calls(),
         "UpstreamCacheHits": s.upstream_cache_hits(),
+        "OutputsWritten": s.outputs_written(),
+        "OutputsSkipped": s.outputs_skipped(),
         "SecretCacheHit": s.secret_hits(),
         "SecretCacheMiss": s.secret_fetches(),
         "SecretStaleServed": s.secret_stale(),

@@ -82,6 +82,9 @@ pub(crate) enum Invocation {
         trigger: TriggerKind,
         /// The task document (not yet validated).
         task: Value,
+        /// An EventBridge envelope's `time` (the occurrence of a rule's
+        /// schedule, the same on every retry of it), when valid RFC 3339.
+        occurred: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// An HTTP request to route.
     Http {
@@ -283,12 +286,22 @@ pub(crate) fn classify(event: Value, default_task: Option<&Value>) -> Result<Inv
                 )));
             }
         };
-        return Ok(Invocation::Task { trigger, task });
+        let occurred = obj
+            .get("time")
+            .and_then(Value::as_str)
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc));
+        return Ok(Invocation::Task {
+            trigger,
+            task,
+            occurred,
+        });
     }
     if is_task {
         return Ok(Invocation::Task {
             trigger: TriggerKind::Direct,
             task: event,
+            occurred: None,
         });
     }
     Err(unrecognized(
@@ -373,12 +386,15 @@ mod tests {
         let task =
             json!({"provider": "alpha_vantage", "function": "GLOBAL_QUOTE", "symbol": "IBM"});
         for detail in [task.clone(), Value::String(task.to_string())] {
-            let ev = json!({"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events", "detail": detail});
+            let ev = json!({"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events", "time": "2024-03-22T18:59:43Z", "detail": detail});
             assert_eq!(
                 classify(ev, None).unwrap(),
                 Invocation::Task {
                     trigger: TriggerKind::EventBridge,
-                    task: task.clone()
+                    task: task.clone(),
+                    occurred: chrono::DateTime::parse_from_rfc3339("2024-03-22T18:59:43Z")
+                        .ok()
+                        .map(|t| t.with_timezone(&chrono::Utc)),
                 }
             );
         }
@@ -395,7 +411,8 @@ mod tests {
             classify(ev, Some(&default)).unwrap(),
             Invocation::Task {
                 trigger: TriggerKind::Scheduler,
-                task: default
+                task: default,
+                occurred: None,
             }
         );
     }

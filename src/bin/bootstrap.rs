@@ -66,7 +66,7 @@ async fn start() -> Result<App<SecretsManagerSource>, AppError> {
         .load()
         .await;
     let secrets = SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&sdk_config));
-    App::new(config, secrets, http)
+    Ok(App::new(config, secrets, http)?.with_aws_credentials(sdk_config.credentials_provider()))
 }
 
 /// glibc hands freed memory back to the kernel (trim) and serves large

@@ -19,10 +19,13 @@ use std::future::Future;
 use serde::de::DeserializeOwned;
 
 use crate::config::Env;
-use crate::context::Ctx;
+use crate::context::{CallerClass, Ctx};
 use crate::error::AppError;
+use crate::output::ObjectWriter;
+use crate::output::key::Placeholder;
 use crate::response::FetchResult;
 use crate::secrets::SecretSource;
+use crate::table::Table;
 
 /// What the function gives every provider at start-up.
 #[derive(Clone, Debug)]
@@ -63,6 +66,37 @@ pub(crate) trait Provider: Sized {
         task: &Self::Task,
         ctx: &Ctx<'_, S>,
     ) -> impl Future<Output = Result<FetchResult, AppError>>;
+
+    /// Check `task` for `caller` without calling anything (the output stage
+    /// checks a task before it looks for its object).
+    fn check(&self, _task: &Self::Task, _caller: CallerClass) -> Result<(), AppError> {
+        Ok(())
+    }
+
+    /// The value `task` gives an output key's `placeholder` (`{function}`,
+    /// `{symbol}`, `{query}`), if it has one.
+    fn placeholder(_task: &Self::Task, _placeholder: Placeholder) -> Option<String> {
+        None
+    }
+
+    /// Run `task` and write every row into `sink` (begun here), returning
+    /// the result without its rows. By default the result is fetched whole
+    /// and written at once; a provider that pages (Snowflake) streams every
+    /// page into the sink instead, never holding the whole result.
+    fn write<S: SecretSource>(
+        &self,
+        task: &Self::Task,
+        ctx: &Ctx<'_, S>,
+        sink: &mut ObjectWriter<'_>,
+    ) -> impl Future<Output = Result<FetchResult, AppError>> {
+        async move {
+            let mut result = self.fetch(task, ctx).await?;
+            sink.begin(&result.columns, result.row_count as u64)?;
+            sink.write(&result.rows).await?;
+            result.rows = Table::new(Vec::new());
+            Ok(result)
+        }
+    }
 }
 
 /// An HTTP route a provider contributes.
@@ -94,6 +128,14 @@ macro_rules! register {
             pub(crate) fn provider(&self) -> &'static str {
                 match self {
                     $(Task::$ty(_) => <$module::$ty as Provider>::NAME,)+
+                }
+            }
+
+            /// The value of an output key's `placeholder` for this task.
+            pub(crate) fn placeholder(&self, placeholder: Placeholder) -> Option<String> {
+                match (placeholder, self) {
+                    (Placeholder::Provider, _) => Some(self.provider().to_owned()),
+                    $((_, Task::$ty(t)) => <$module::$ty as Provider>::placeholder(t, placeholder),)+
                 }
             }
         }
@@ -161,6 +203,25 @@ macro_rules! register {
             ) -> Result<FetchResult, AppError> {
                 match task {
                     $(Task::$ty(t) => self.$module.fetch(t, ctx).await,)+
+                }
+            }
+
+            /// Check `task` for `caller` without calling anything.
+            pub(crate) fn check(&self, task: &Task, caller: CallerClass) -> Result<(), AppError> {
+                match task {
+                    $(Task::$ty(t) => self.$module.check(t, caller),)+
+                }
+            }
+
+            /// Run `task` with the provider it is for, writing its rows into `sink`.
+            pub(crate) async fn write<S: SecretSource>(
+                &self,
+                task: &Task,
+                ctx: &Ctx<'_, S>,
+                sink: &mut ObjectWriter<'_>,
+            ) -> Result<FetchResult, AppError> {
+                match task {
+                    $(Task::$ty(t) => self.$module.write(t, ctx, sink).await,)+
                 }
             }
         }

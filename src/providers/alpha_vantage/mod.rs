@@ -35,8 +35,9 @@ pub(crate) use self::settings::AlphaVantageSettings;
 pub(crate) use self::task::AlphaVantageTask;
 use super::{Provider, Shared};
 use crate::config::Env;
-use crate::context::Ctx;
+use crate::context::{CallerClass, Ctx};
 use crate::error::{AppError, ErrorKind};
+use crate::output::key::Placeholder;
 use crate::response::FetchResult;
 use crate::secrets::refresh::{RetryPolicy, with_credential};
 use crate::secrets::{SecretRef, SecretSource, SecretValue};
@@ -124,6 +125,18 @@ impl Provider for AlphaVantage {
 
     fn task_from_route(name: &str, query: &[(String, String)]) -> Result<Self::Task, AppError> {
         routes::task_from_route(name, query)
+    }
+
+    fn check(&self, task: &AlphaVantageTask, _caller: CallerClass) -> Result<(), AppError> {
+        task.validate()
+    }
+
+    fn placeholder(task: &AlphaVantageTask, placeholder: Placeholder) -> Option<String> {
+        match placeholder {
+            Placeholder::Function => Some(task.function.as_str().to_owned()),
+            Placeholder::Symbol => task.symbol.clone(),
+            _ => None,
+        }
     }
 
     /// Validate `task`, then fetch and normalise it.

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 
 use self::auth::{Auth, Credential, JwtCache, Session};
-use self::client::{Connection, StatementStatus, ResultSet, SnowflakeClient, is_statement_gone};
+use self::client::{Connection, ResultMeta, ResultSet, SnowflakeClient, StatementStatus, is_statement_gone};
 use self::cursor::CursorState;
 use self::results::{ResultStore, StoredMeta};
 pub(crate) use self::settings::SnowflakeSettings;
@@ -35,11 +35,14 @@ use self::task::Plan;
 pub(crate) use self::task::SnowflakeTask;
 use super::{Provider, Shared};
 use crate::config::Env;
-use crate::context::Ctx;
+use crate::context::{CallerClass, Ctx};
 use crate::deadline::Deadline;
 use crate::error::{AppError, ErrorKind};
 use crate::redact::Redactor;
+use crate::output::ObjectWriter;
+use crate::output::key::Placeholder;
 use crate::response::FetchResult;
+use crate::table::Table;
 use crate::secrets::refresh::{Attempt, RetryPolicy, with_credential};
 use crate::secrets::{SecretRef, SecretSource, SecretValue};
 use crate::telemetry::InvocationStats;
@@ -142,6 +145,32 @@ impl Provider for Snowflake {
         routes::task_from_route(name, query)
     }
 
+    fn check(&self, task: &SnowflakeTask, caller: CallerClass) -> Result<(), AppError> {
+        if task.cursor.is_some() {
+            return Err(AppError::bad_request(
+                "a task with output writes the whole result: drop 'cursor'",
+            ));
+        }
+        task.plan(&self.statements, caller, self.settings.allow_ad_hoc)
+            .map(|_| ())
+    }
+
+    fn placeholder(task: &SnowflakeTask, placeholder: Placeholder) -> Option<String> {
+        match placeholder {
+            Placeholder::Query => task.query.clone(),
+            _ => None,
+        }
+    }
+
+    async fn write<S: SecretSource>(
+        &self,
+        task: &SnowflakeTask,
+        ctx: &Ctx<'_, S>,
+        sink: &mut ObjectWriter<'_>,
+    ) -> Result<FetchResult, AppError> {
+        self.write_whole(task, ctx, sink).await
+    }
+
     /// Run `task` for `ctx`'s caller; a page holds at most the caller's row
     /// budget.
     async fn fetch<S: SecretSource>(
@@ -196,18 +225,11 @@ impl Provider for Snowflake {
                         None => (run.stored(&state.handle).await?, start),
                     }
                 }
-                None => match plan.cache_secs {
-                    Some(secs) => {
-                        let key = execution_key(&plan, &session, &conn.base_url);
-                        let (rs, hit) = run.execute_or_reuse(&session, &submission, &key, secs).await?;
-                        if hit {
-                            ctx.stats.record_upstream_cache_hit();
-                        }
-                        reuse = Some(hit);
-                        (rs, (0, 0))
-                    }
-                    None => (run.execute(&session, &submission).await?, (0, 0)),
-                },
+                None => {
+                    let (rs, hit) = run.start(&session, &submission).await?;
+                    reuse = hit;
+                    (rs, (0, 0))
+                }
             };
             let handle = rs.statement_handle.clone();
             let stored = (rs.result_set_meta_data.as_ref().is_some_and(|m| m.partition_info.len() > 1))
@@ -216,11 +238,7 @@ impl Provider for Snowflake {
             if let (Some(stored), Some(_)) = (stored, &next) {
                 self.results.keep_meta(&handle, stored);
             }
-            if let Some(hit) = reuse {
-                result
-                    .meta
-                    .insert("cache".into(), Value::from(if hit { "hit" } else { "miss" }));
-            }
+            record_reuse(&mut result, reuse);
             let next_cursor = next.map(|state| cursor::seal(state, &credential.cursor_key()));
             Ok(FetchResult {
                 next_cursor,
@@ -231,7 +249,78 @@ impl Provider for Snowflake {
     }
 }
 
+/// `meta.cache` for a statement with `cache_secs`: whether its stored
+/// result was reused.
+fn record_reuse(result: &mut FetchResult, reuse: Option<bool>) {
+    if let Some(hit) = reuse {
+        result
+            .meta
+            .insert("cache".into(), Value::from(if hit { "hit" } else { "miss" }));
+    }
+}
+
 impl Snowflake {
+    /// Run `task` and stream its whole result — every partition, up to
+    /// `max_rows` — into `sink` (the `output` stage's writer).
+    async fn write_whole<S: SecretSource>(
+        &self,
+        task: &SnowflakeTask,
+        ctx: &Ctx<'_, S>,
+        sink: &mut ObjectWriter<'_>,
+    ) -> Result<FetchResult, AppError> {
+        if task.cursor.is_some() {
+            return Err(AppError::bad_request(
+                "a task with output writes the whole result: drop 'cursor'",
+            ));
+        }
+        let plan = task.plan(
+            &self.statements,
+            ctx.caller.class(),
+            self.settings.allow_ad_hoc,
+        )?;
+        let reference = self.settings.secret.as_ref().ok_or_else(|| {
+            AppError::config(
+                "SNOWFLAKE_SECRET is not set: this deployment cannot run Snowflake tasks",
+            )
+        })?;
+        let submission = Submission::new();
+        // The credential is only needed until the statement has run (a
+        // rejection then refreshes it once); partitions are fetched with
+        // the same connection after.
+        let (conn, rs, reuse) =
+            with_credential(ctx, reference, &[], RetryPolicy::Always, async |secret, attempt| {
+                if attempt == Attempt::AfterRefresh {
+                    self.jwt.clear();
+                }
+                let credential = self.credential(secret, reference)?;
+                for value in &credential.sensitive {
+                    ctx.redactor.add(value.expose());
+                }
+                let session = credential.session.or(&self.settings.session);
+                let conn = self.connect(&credential.auth, &session, ctx.redactor)?;
+                let run = Execution {
+                    provider: self,
+                    conn: &conn,
+                    plan: &plan,
+                    deadline: ctx.deadline,
+                    stats: ctx.stats,
+                };
+                let (rs, reuse) = run.start(&session, &submission).await?;
+                Ok((conn, rs, reuse))
+            })
+            .await?;
+        let run = Execution {
+            provider: self,
+            conn: &conn,
+            plan: &plan,
+            deadline: ctx.deadline,
+            stats: ctx.stats,
+        };
+        let mut result = run.write_all(*rs, sink).await?;
+        record_reuse(&mut result, reuse);
+        Ok(result)
+    }
+
     /// The parsed credential, reparsed only when the secret changes.
     fn credential(
         &self,
@@ -409,6 +498,27 @@ impl Execution<'_> {
         )
     }
 
+    /// Run the statement — or, with `cache_secs`, reuse an identical
+    /// execution's stored result (`Some(true)`: reused; `Some(false)`: run
+    /// and stored; `None`: no `cache_secs`).
+    async fn start(
+        &self,
+        session: &Session,
+        submission: &Submission,
+    ) -> Result<(Box<ResultSet>, Option<bool>), AppError> {
+        match self.plan.cache_secs {
+            Some(secs) => {
+                let key = execution_key(self.plan, session, &self.conn.base_url);
+                let (rs, hit) = self.execute_or_reuse(session, submission, &key, secs).await?;
+                if hit {
+                    self.stats.record_upstream_cache_hit();
+                }
+                Ok((rs, Some(hit)))
+            }
+            None => Ok((self.execute(session, submission).await?, None)),
+        }
+    }
+
     /// Run the statement, or page the stored result of the identical
     /// execution `key` from less than `secs` seconds ago (`true`: reused).
     async fn execute_or_reuse(
@@ -509,6 +619,73 @@ impl Execution<'_> {
             issued: 0,
             params: self.plan.params_digest.clone(),
         });
+        let mut out_meta = self.result_meta(&meta, statement_handle, sql_state, stats);
+        out_meta.insert(
+            "page".into(),
+            json!({"partition": start.0, "offset": start.1}),
+        );
+        let columns = decode::columns(&meta.row_type);
+        Ok((
+            FetchResult::new("snowflake", columns, paged.rows, out_meta),
+            next,
+        ))
+    }
+
+    /// Every row from the start, up to `max_rows`, written into `sink`
+    /// partition by partition as they arrive (fetched in order with bounded
+    /// parallelism): at most the partitions in flight are held at once.
+    async fn write_all(
+        &self,
+        rs: ResultSet,
+        sink: &mut ObjectWriter<'_>,
+    ) -> Result<FetchResult, AppError> {
+        let ResultSet {
+            result_set_meta_data,
+            data,
+            statement_handle,
+            sql_state,
+            stats,
+            code: _,
+        } = rs;
+        let meta = result_set_meta_data.unwrap_or_default();
+        let columns = decode::columns(&meta.row_type);
+        let max_rows = self.plan.max_rows;
+        let total = usize::try_from(meta.num_rows).unwrap_or(usize::MAX).min(max_rows);
+        sink.begin(&columns, total as u64)?;
+        let concurrency = self.provider.settings.partition_concurrency;
+        let fetch = |range: std::ops::Range<usize>| {
+            page::fetch_partitions(
+                self.client(),
+                self.conn,
+                &statement_handle,
+                range,
+                concurrency,
+                self.deadline,
+            )
+        };
+        let streamed = page::stream(&meta, data, max_rows, fetch, async |table| {
+            sink.write(table).await
+        })
+        .await?;
+        if streamed.fetched > 0 {
+            self.stats
+                .record_upstream_batch(streamed.fetched, streamed.waited);
+        }
+        let meta_map = self.result_meta(&meta, statement_handle, sql_state, stats);
+        let mut result = FetchResult::new("snowflake", columns, Table::new(Vec::new()), meta_map);
+        result.row_count = streamed.rows;
+        Ok(result)
+    }
+
+    /// The result's `meta`: query, statement handle, row and partition
+    /// counts, SQL state and DML stats.
+    fn result_meta(
+        &self,
+        meta: &ResultMeta,
+        statement_handle: String,
+        sql_state: Option<String>,
+        stats: Option<Map<String, Value>>,
+    ) -> Map<String, Value> {
         let mut out_meta = Map::new();
         out_meta.insert(
             "query".into(),
@@ -520,10 +697,6 @@ impl Execution<'_> {
             "partitions".into(),
             Value::from(meta.partition_info.len().max(1)),
         );
-        out_meta.insert(
-            "page".into(),
-            json!({"partition": start.0, "offset": start.1}),
-        );
         if let Some(state) = sql_state {
             out_meta.insert("sql_state".into(), Value::String(state));
         }
@@ -534,10 +707,6 @@ impl Execution<'_> {
                 .collect();
             out_meta.insert("stats".into(), Value::Object(normalised));
         }
-        let columns = decode::columns(&meta.row_type);
-        Ok((
-            FetchResult::new("snowflake", columns, paged.rows, out_meta),
-            next,
-        ))
+        out_meta
     }
 }

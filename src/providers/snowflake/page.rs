@@ -78,12 +78,7 @@ where
             .and_then(|i| i.uncompressed_size)
             .unwrap_or(0) as usize
     };
-    if meta.row_type.is_empty() && (!first.is_empty() || meta.num_rows > 0) {
-        return Err(AppError::new(
-            ErrorKind::UpstreamFailed,
-            "Snowflake sent rows without a rowType to decode them",
-        ));
-    }
+    check_row_type(meta, &first)?;
     let names = unique_names(&meta.row_type);
     let decoder = RowDecoder::new(&meta.row_type);
     let mut paged = Paged {
@@ -128,18 +123,7 @@ where
             // its partitionInfo then refuses.
             next.transpose()?.unwrap_or_default()
         };
-        if let Some(info) = meta.partition_info.get(p)
-            && info.row_count != data.len()
-        {
-            return Err(AppError::new(
-                ErrorKind::UpstreamFailed,
-                format!(
-                    "Snowflake partition {p} holds {} rows where its partitionInfo says {}",
-                    data.len(),
-                    info.row_count
-                ),
-            ));
-        }
+        check_partition(meta, p, &data)?;
         if offset > data.len() {
             return Err(AppError::bad_request(
                 "invalid cursor: it points past the end of a partition",
@@ -160,6 +144,112 @@ where
         p += 1;
     }
     Ok(paged)
+}
+
+/// Rows need a `rowType` to decode them.
+fn check_row_type(meta: &ResultMeta, first: &Rows) -> Result<(), AppError> {
+    if meta.row_type.is_empty() && (!first.is_empty() || meta.num_rows > 0) {
+        return Err(AppError::new(
+            ErrorKind::UpstreamFailed,
+            "Snowflake sent rows without a rowType to decode them",
+        ));
+    }
+    Ok(())
+}
+
+/// Partition `p` must hold the rows its `partitionInfo` promises.
+fn check_partition(meta: &ResultMeta, p: usize, data: &Rows) -> Result<(), AppError> {
+    match meta.partition_info.get(p) {
+        Some(info) if info.row_count != data.len() => Err(AppError::new(
+            ErrorKind::UpstreamFailed,
+            format!(
+                "Snowflake partition {p} holds {} rows where its partitionInfo says {}",
+                data.len(),
+                info.row_count
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// What streaming a whole result did.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Streamed {
+    /// Rows handed to the sink.
+    pub(crate) rows: usize,
+    /// Partitions requested.
+    pub(crate) fetched: u32,
+    /// Time spent waiting for them.
+    pub(crate) waited: Duration,
+}
+
+/// Every row of a result from the start, up to `max_rows`, handed to `sink`
+/// one decoded partition at a time, in order; `fetch` streams partitions
+/// ≥ 1 (requested ahead with bounded parallelism while the sink works).
+pub(crate) async fn stream<F, S>(
+    meta: &ResultMeta,
+    first: Rows,
+    max_rows: usize,
+    fetch: F,
+    mut sink: impl AsyncFnMut(&Table) -> Result<(), AppError>,
+) -> Result<Streamed, AppError>
+where
+    F: FnOnce(Range<usize>) -> S,
+    S: Stream<Item = Result<Rows, AppError>>,
+{
+    check_row_type(meta, &first)?;
+    let parts = meta.partition_info.len().max(1);
+    let names = unique_names(&meta.row_type);
+    let decoder = RowDecoder::new(&meta.row_type);
+    let mut done = Streamed {
+        rows: 0,
+        fetched: 0,
+        waited: Duration::ZERO,
+    };
+    let mut rest = None;
+    let mut fetch = Some(fetch);
+    let mut first = Some(first);
+    for p in 0..parts {
+        if done.rows >= max_rows {
+            break;
+        }
+        let data = if p == 0 {
+            first.take().unwrap_or_default()
+        } else {
+            if rest.is_none() {
+                let n = if max_rows == usize::MAX { parts - 1 } else {
+                    // Only the partitions `max_rows` can reach.
+                    let mut need = 0;
+                    let mut rows = done.rows;
+                    while p + need < parts && rows < max_rows {
+                        rows += meta.partition_info.get(p + need).map_or(0, |i| i.row_count);
+                        need += 1;
+                    }
+                    need
+                };
+                done.fetched = n as u32;
+                rest = fetch.take().map(|f| Box::pin(f(p..p + n)));
+            }
+            let waiting = Instant::now();
+            let next = match rest.as_mut() {
+                Some(stream) => stream.next().await,
+                None => None,
+            };
+            done.waited += waiting.elapsed();
+            next.transpose()?.unwrap_or_default()
+        };
+        check_partition(meta, p, &data)?;
+        let take = data.len().min(max_rows - done.rows);
+        let mut table = Table::new(names.clone());
+        table.reserve(take, 0);
+        for raw in &data[..take] {
+            decoder.push_row(&mut table, raw)?;
+        }
+        drop(data);
+        done.rows += table.rows();
+        sink(&table).await?;
+    }
+    Ok(done)
 }
 
 /// `numRowsInserted` → `num_rows_inserted`.
