@@ -109,6 +109,13 @@ class Moto:
             aws_secret_access_key="test",
         )
 
+    def s3(self):
+        """A boto3 S3 client on the same server (path-style, as the function addresses it)."""
+        import boto3
+
+        return boto3.client("s3", region_name=REGION, endpoint_url=self.url,
+                            aws_access_key_id="test", aws_secret_access_key="test")
+
     def put(self, name: str, value: str | bytes) -> str:
         """Create or update a secret; returns its ARN."""
         kind = "SecretBinary" if isinstance(value, bytes) else "SecretString"

@@ -322,7 +322,9 @@ impl<S: SecretSource> App<S> {
                 user.push((header, v));
             }
         }
-        let mut writer = self.output.writer(&target, user, ctx.deadline);
+        let mut writer = self
+            .output
+            .writer(&target, user, ctx.deadline, ctx.redactor);
         let written = match self.providers.write(&job.task, ctx, &mut writer).await {
             Ok(result) => writer.finish().await.map(|done| (result, done)),
             Err(e) => Err(e),

@@ -196,6 +196,33 @@ impl Table {
         Table { cells, ..self }
     }
 
+    /// Whether `found` holds for any text of the table: names, text cells
+    /// or nested values (as JSON text).
+    pub(crate) fn any_text(&self, found: impl Fn(&str) -> bool) -> bool {
+        self.names.iter().any(|n| found(n))
+            || found(&self.text)
+            || self.values.iter().any(|v| found(&v.to_string()))
+    }
+
+    /// The table with every name, text cell and nested value passed through
+    /// `clean` (which keeps JSON text JSON: it masks a credential an upstream
+    /// echoed into the rows).
+    pub(crate) fn cleaned(&self, clean: impl Fn(String) -> String) -> Table {
+        let mut out = Table::new(self.names.iter().map(|n| clean(n.clone())).collect());
+        out.reserve(self.rows(), self.text.len());
+        for cell in &self.cells {
+            match cell {
+                Cell::Text(s, e) => out.push_text(&clean(self.text(*s, *e).to_owned())),
+                Cell::Json(i) => {
+                    let text = clean(self.value(*i).to_string());
+                    out.push_json(serde_json::from_str(&text).unwrap_or(Value::Null));
+                }
+                other => out.cells.push(other.clone()),
+            }
+        }
+        out
+    }
+
     /// Row `i`, serialisable as the object the response holds.
     pub(crate) fn row_ref(&self, index: usize) -> RowRef<'_> {
         RowRef { table: self, index }
@@ -317,6 +344,23 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&t).unwrap(),
             json!([{"a": 1, "b": "x"}, {"a": u64::MAX, "c": 2.5}])
+        );
+    }
+
+    #[test]
+    fn cleaning_masks_every_text_and_keeps_the_shape() {
+        let mut t = Table::new(vec!["a".into(), "KEY-x".into()]);
+        t.push_text("has KEY-1 inside");
+        t.push_json(json!({"k": "KEY-2"}));
+        t.push_int(3);
+        t.push_null();
+        assert!(t.any_text(|s| s.contains("KEY-2")));
+        assert!(!t.any_text(|s| s.contains("nowhere")));
+        let c = t.cleaned(|s| s.replace("KEY-", "****"));
+        assert_eq!(c.names(), ["a", "****x"]);
+        assert_eq!(
+            serde_json::to_value(&c).unwrap(),
+            json!([{"a": "has ****1 inside", "****x": {"k": "****2"}}, {"a": 3, "****x": null}])
         );
     }
 

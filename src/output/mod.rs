@@ -225,6 +225,7 @@ impl Output {
         target: &'a Target,
         user: Vec<(&'static str, String)>,
         deadline: &'a Deadline,
+        redactor: &'a crate::redact::Redactor,
     ) -> ObjectWriter<'a> {
         ObjectWriter::new(
             &self.s3,
@@ -236,6 +237,7 @@ impl Output {
             },
             self.settings.part_bytes,
             deadline,
+            redactor,
         )
     }
 }

@@ -9,6 +9,7 @@ use super::key::ObjectUri;
 use super::s3::{ObjectMeta, S3Client, Written};
 use crate::deadline::Deadline;
 use crate::error::AppError;
+use crate::redact::Redactor;
 use crate::response::Column;
 use crate::table::Table;
 
@@ -34,6 +35,7 @@ pub(crate) struct Finished {
 /// Writes one object; see the module doc.
 pub(crate) struct ObjectWriter<'a> {
     s3: &'a S3Client,
+    redactor: &'a Redactor,
     uri: &'a ObjectUri,
     format: Format,
     deadline: &'a Deadline,
@@ -54,9 +56,11 @@ impl<'a> ObjectWriter<'a> {
         meta: ObjectMeta,
         part_bytes: usize,
         deadline: &'a Deadline,
+        redactor: &'a Redactor,
     ) -> Self {
         ObjectWriter {
             s3,
+            redactor,
             uri,
             format,
             deadline,
@@ -85,6 +89,15 @@ impl<'a> ObjectWriter<'a> {
             .encoder
             .as_mut()
             .ok_or_else(|| AppError::internal("rows written before the object was begun"))?;
+        // A credential an upstream echoed into its rows is masked, as in a
+        // response: an object is output too.
+        let masked;
+        let table = if table.any_text(|t| self.redactor.echoes_sent(t)) {
+            masked = table.cleaned(|t| self.redactor.clean_json(t));
+            &masked
+        } else {
+            table
+        };
         let before = self.buf.len();
         encoder.write(table, &mut self.buf)?;
         self.bytes += (self.buf.len() - before) as u64;

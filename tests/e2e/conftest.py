@@ -22,6 +22,7 @@ PREMIUM = "SENTINEL-premium-key-0d4e8b"
 SECRET = "secret-fetch/alpha-vantage"
 SF_SECRET = "secret-fetch/snowflake"
 SF_PAT = "SENTINEL-snowflake-pat-5c9e2a"
+EVENTS_BUCKET = "secret-fetch-events"
 DEFAULT_TASK = {"provider": "alpha_vantage", "function": "GLOBAL_QUOTE", "symbol": "IBM"}
 
 
@@ -30,6 +31,8 @@ def stack():
     s = harness.Stack(av_keys=[SENTINEL], premium_keys=[PREMIUM],
                       snowflake_tokens={SF_PAT: "PROGRAMMATIC_ACCESS_TOKEN"})
     s.moto.put(SECRET, json.dumps({"apikey": SENTINEL, "note": "json secret"}))
+    # The bucket events/scheduler-input-alpha-vantage-daily-to-s3.json writes to.
+    s.moto.s3().create_bucket(Bucket=EVENTS_BUCKET)
     s.moto.put(SF_SECRET, json.dumps({"private_key": harness.snowflake_private_key(),
                                       "user": "svc_secret_fetch", "role": "SECRET_FETCH_READER"}))
     yield s
@@ -45,6 +48,8 @@ def fn(stack):
             "SNOWFLAKE_SECRET": SF_SECRET,
             "DEFAULT_TASK": json.dumps(DEFAULT_TASK),
             "AWS_LAMBDA_LOG_LEVEL": "TRACE",
+            "AWS_ENDPOINT_URL_S3": stack.moto.url,
+            "OUTPUT_S3_PREFIXES": f"s3://{EVENTS_BUCKET}/exports/",
         }
     )
 

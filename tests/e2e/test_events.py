@@ -3,6 +3,7 @@ response it documents (events/README.md)."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -15,6 +16,7 @@ EXPECTED = {
     "eventbridge-alpha-vantage-fx.json": (None, "alpha_vantage", "FX_DAILY", "date", "2026-01-05", "2026-01-09"),
     "eventbridge-rule-input-alpha-vantage-quote.json": (None, "alpha_vantage", "GLOBAL_QUOTE", None, None, None),
     "scheduler-input-alpha-vantage-weekly.json": (None, "alpha_vantage", "TIME_SERIES_WEEKLY_ADJUSTED", "date", "2025-10-01", None),
+    "scheduler-input-alpha-vantage-daily-to-s3.json": (None, "alpha_vantage", "TIME_SERIES_DAILY", "date", None, None),
     "scheduler-default-notification.json": (None, "alpha_vantage", "GLOBAL_QUOTE", None, None, None),
     "rest-get-alpha-vantage-intraday.json": (200, "alpha_vantage", "TIME_SERIES_INTRADAY", "timestamp", "2026-01-15", "2026-01-15"),
     "rest-post-alpha-vantage-exchange-rate.json": (200, "alpha_vantage", "CURRENCY_EXCHANGE_RATE", None, None, None),
@@ -74,6 +76,9 @@ def test_event(fn, path):
             assert "multiValueHeaders" not in response and response["cookies"] == []
         body = http_body(response)
     assert body["provider"] == provider
+    if "output" in event:
+        check_output(fn, event, body)
+        return
     rows = body["rows"]
     assert body["row_count"] == len(rows) > 0
     names = [c["name"] for c in body["columns"]]
@@ -102,6 +107,30 @@ def test_event(fn, path):
             assert days[-1] <= end
     else:
         assert len(rows) == 1
+
+
+def check_output(fn, event, body):
+    """A task with output answers with the object's manifest, not rows; the
+    object holds the rows, and a second delivery writes nothing."""
+    import pyarrow.parquet as pq
+    from conftest import EVENTS_BUCKET
+
+    manifest = body["output"]
+    assert "rows" not in body and manifest["written"] is True
+    assert manifest["uri"] == f"s3://{EVENTS_BUCKET}/exports/alpha_vantage/TIME_SERIES_DAILY/IBM/dt=2026-01-15/063000.parquet"
+    assert manifest["rows"] == body["row_count"] > 0 and manifest["format"] == "parquet"
+    from emulators.harness import Moto  # noqa: F401  (the stack's moto serves S3 too)
+    import boto3
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=fn.env["AWS_ENDPOINT_URL_S3"],
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    key = manifest["uri"].removeprefix(f"s3://{EVENTS_BUCKET}/")
+    data = s3.get_object(Bucket=EVENTS_BUCKET, Key=key)["Body"].read()
+    assert len(data) == manifest["bytes"]
+    table = pq.read_table(io.BytesIO(data))
+    assert table.num_rows == manifest["rows"]
+    assert table.column_names == [c["name"] for c in body["columns"]]
+    failed, again = fn.invoke(event)
+    assert not failed and again["output"]["written"] is False
 
 
 def check_snowflake(event, body, query, num_rows):
