@@ -8,6 +8,7 @@
 //! bytes to the caller's buffer, and finishes the object (a Parquet footer).
 //! The writer above it ships the buffer to S3 in parts.
 
+mod csv;
 mod jsonl;
 
 use serde::{Deserialize, Serialize};
@@ -61,7 +62,8 @@ pub(crate) trait Encoder: Send {
 pub(crate) fn encoder(format: Format, columns: &[Column]) -> Result<Box<dyn Encoder>, AppError> {
     match format {
         Format::Jsonl => Ok(Box::new(jsonl::Jsonl::new(columns))),
-        Format::Csv | Format::Parquet => Err(AppError::bad_request(format!(
+        Format::Csv => Ok(Box::new(csv::Csv::new(columns))),
+        Format::Parquet => Err(AppError::bad_request(format!(
             "output format '{}' is not available yet",
             format.as_str()
         ))),
