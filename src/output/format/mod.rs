@@ -10,6 +10,7 @@
 
 mod csv;
 mod jsonl;
+mod parquet;
 
 use serde::{Deserialize, Serialize};
 
@@ -63,10 +64,7 @@ pub(crate) fn encoder(format: Format, columns: &[Column]) -> Result<Box<dyn Enco
     match format {
         Format::Jsonl => Ok(Box::new(jsonl::Jsonl::new(columns))),
         Format::Csv => Ok(Box::new(csv::Csv::new(columns))),
-        Format::Parquet => Err(AppError::bad_request(format!(
-            "output format '{}' is not available yet",
-            format.as_str()
-        ))),
+        Format::Parquet => Ok(Box::new(parquet::Parquet::new(columns)?)),
     }
 }
 
