@@ -6,7 +6,10 @@
 //! handed the rows table by table (a Snowflake result partition by
 //! partition, so memory stays bounded by a partition), appends the encoded
 //! bytes to the caller's buffer, and finishes the object (a Parquet footer).
-//! The writer above it ships the buffer to S3 in parts.
+//! The writer above it ships the buffer to S3 in parts, so an encoder
+//! keeps no more than a chunk of rows: CSV and JSONL write each table's
+//! rows at once; Parquet gathers tables into row groups of a bounded size
+//! and writes each whole (its module has the type mapping).
 
 mod csv;
 mod jsonl;

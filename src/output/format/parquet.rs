@@ -142,8 +142,8 @@ impl Unit {
 
     fn word(self) -> &'static str {
         match self {
-            Unit::Micros => "microseconds",
-            Unit::Nanos => "nanoseconds",
+            Unit::Micros => "MICROS",
+            Unit::Nanos => "NANOS",
         }
     }
 
@@ -567,12 +567,12 @@ fn push(slot: &mut Slot, table: &Table, cell: &Cell, scratch: &mut Vec<u8>) -> R
             let expected = || {
                 if utc {
                     format!(
-                        "a timestamp YYYY-MM-DDTHH:MM:SS[.f] with Z or ±HH:MM, within {} of 64 bits",
+                        "a timestamp YYYY-MM-DDTHH:MM:SS[.f] with Z or ±HH:MM that TIMESTAMP({}) holds",
                         unit.word()
                     )
                 } else {
                     format!(
-                        "a date-time YYYY-MM-DD HH:MM:SS[.f] without offset, within {} of 64 bits",
+                        "a date-time YYYY-MM-DD HH:MM:SS[.f] without offset that TIMESTAMP({}) holds",
                         unit.word()
                     )
                 }
@@ -588,7 +588,7 @@ fn push(slot: &mut Slot, table: &Table, cell: &Cell, scratch: &mut Vec<u8>) -> R
                 .push_int(unit.count(secs, nanos).ok_or_else(expected)?);
         }
         Kind::Time { unit } => {
-            let expected = || format!("a time HH:MM:SS[.f] to the {}", unit.word());
+            let expected = || format!("a time HH:MM:SS[.f] that TIME({}) holds", unit.word());
             let (secs, nanos, rest) = text(table, cell)
                 .map(str::as_bytes)
                 .and_then(time)
@@ -683,7 +683,11 @@ fn decimal(
     scratch: &mut Vec<u8>,
 ) -> Option<i128> {
     match cell {
-        Cell::Int(n) => unscaled(n.to_string().as_bytes(), precision, scale),
+        Cell::Int(n) => {
+            scratch.clear();
+            serde_json::to_writer(&mut *scratch, n).ok()?;
+            unscaled(scratch, precision, scale)
+        }
         Cell::Float(f) => {
             scratch.clear();
             serde_json::to_writer(&mut *scratch, f).ok()?;
