@@ -4,7 +4,7 @@
 //!
 //! | column type | Parquet physical type | logical type | from the cell |
 //! |---|---|---|---|
-//! | `integer` | INT64 | — | a whole number; digits within ±(2^63 − 1); a double with no fraction |
+//! | `integer` | INT64 | — | a whole number; text of digits that fits 64 bits; a double with no fraction |
 //! | `number` | DOUBLE | — | a number; `"NaN"`, `"Infinity"`, `"-Infinity"` and numeric text as the double |
 //! | `decimal`, precision ≤ 9 | INT32 | DECIMAL(p, s) | the unscaled value, exact from the decimal's text |
 //! | `decimal`, precision ≤ 18 | INT64 | DECIMAL(p, s) | 〃 |
