@@ -6,9 +6,14 @@
 //! handed the rows table by table (a Snowflake result partition by
 //! partition, so memory stays bounded by a partition), appends the encoded
 //! bytes to the caller's buffer, and finishes the object (a Parquet footer).
-//! The writer above it ships the buffer to S3 in parts.
+//! The writer above it ships the buffer to S3 in parts, so an encoder
+//! keeps no more than a chunk of rows: CSV and JSONL write each table's
+//! rows at once; Parquet gathers tables into row groups of a bounded size
+//! and writes each whole (its module has the type mapping).
 
+mod csv;
 mod jsonl;
+mod parquet;
 
 use serde::{Deserialize, Serialize};
 
@@ -61,10 +66,8 @@ pub(crate) trait Encoder: Send {
 pub(crate) fn encoder(format: Format, columns: &[Column]) -> Result<Box<dyn Encoder>, AppError> {
     match format {
         Format::Jsonl => Ok(Box::new(jsonl::Jsonl::new(columns))),
-        Format::Csv | Format::Parquet => Err(AppError::bad_request(format!(
-            "output format '{}' is not available yet",
-            format.as_str()
-        ))),
+        Format::Csv => Ok(Box::new(csv::Csv::new(columns))),
+        Format::Parquet => Ok(Box::new(parquet::Parquet::new(columns)?)),
     }
 }
 
