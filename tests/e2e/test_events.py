@@ -119,8 +119,8 @@ def check_output(fn, event, body):
     assert "rows" not in body and manifest["written"] is True
     assert manifest["uri"] == f"s3://{EVENTS_BUCKET}/exports/alpha_vantage/TIME_SERIES_DAILY/IBM/dt=2026-01-15/063000.parquet"
     assert manifest["rows"] == body["row_count"] > 0 and manifest["format"] == "parquet"
-    from emulators.harness import Moto  # noqa: F401  (the stack's moto serves S3 too)
     import boto3
+
     s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=fn.env["AWS_ENDPOINT_URL_S3"],
                       aws_access_key_id="test", aws_secret_access_key="test")
     key = manifest["uri"].removeprefix(f"s3://{EVENTS_BUCKET}/")

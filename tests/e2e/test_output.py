@@ -252,3 +252,94 @@ def test_sentinel_never_reaches_an_object(stack, writer, s3):
     time.sleep(0.1)
     for key in keys(s3, "exports/"):
         assert SENTINEL.encode() not in s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+
+def as_json_value(value, column_type):
+    """A pyarrow value in the form the JSON response gives it."""
+    import datetime
+    import decimal
+
+    if value is None:
+        return None
+    if column_type in ("variant", "object", "array", "geojson"):
+        return json.loads(value)
+    if isinstance(value, decimal.Decimal):
+        return value
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is not None:
+            return value.astimezone(datetime.timezone.utc).replace(tzinfo=None).isoformat() + "Z"
+        return value.isoformat()
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    return value
+
+
+def instant(text):
+    """An ISO date-time (any fraction length, `Z`, an offset or none) as a
+    datetime at microsecond precision, in UTC when it has an offset."""
+    import datetime
+    import re
+
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?", text)
+    assert m, text
+    frac = (m.group(3) or "").ljust(6, "0")[:6]
+    zone = {"Z": "+00:00", None: ""}.get(m.group(4), m.group(4))
+    t = datetime.datetime.fromisoformat(f"{m.group(1)}T{m.group(2)}.{frac}{zone}")
+    return t.astimezone(datetime.timezone.utc) if t.tzinfo else t
+
+
+def same(got, want, column_type):
+    import decimal
+
+    if isinstance(got, decimal.Decimal):
+        return want is not None and got == decimal.Decimal(str(want))
+    if column_type in ("datetime", "timestamp") and isinstance(got, str) and isinstance(want, str):
+        return instant(got) == instant(want)
+    if isinstance(got, float) and isinstance(want, (int, float)):
+        return got == pytest.approx(want)
+    return got == want
+
+
+@pytest.mark.parametrize("task", [
+    {"provider": "snowflake", "query": "customers_by_city", "params": {"city": "Oslo"}},
+    daily("IBM", start="2025-10-01"),
+    {"provider": "alpha_vantage", "function": "TIME_SERIES_INTRADAY", "symbol": "IBM", "interval": "60min"},
+], ids=["snowflake-customers", "av-daily", "av-intraday"])
+def test_parquet_reads_back_with_pyarrow_and_duckdb_as_the_json_rows(stack, writer, s3, tmp_path, task):
+    import duckdb
+    import pyarrow.parquet as pq
+
+    expected = ok(writer, task)
+    assert expected["next_cursor"] is None
+    name = task.get("query") or task["function"]
+    body = ok(writer, {**task, "output": {"uri": PREFIX + f"pq/{name}/{{date}}.parquet"},
+                       "as_of": "2026-01-15T06:30:00Z"})
+    manifest = body["output"]
+    assert manifest["written"] and manifest["rows"] == expected["row_count"] > 0
+    data, obj = read(s3, manifest["uri"])
+    assert obj["ContentType"] == "application/vnd.apache.parquet"
+    path = tmp_path / "out.parquet"
+    path.write_bytes(data)
+    table = pq.read_table(path)
+    types = {c["name"]: c["type"] for c in expected["columns"]}
+    assert table.column_names == list(types)
+    physical = {f.name: str(f.type) for f in table.schema}
+    for column, kind in types.items():
+        want = {"integer": "int64", "number": "double", "date": "date32[day]", "boolean": "bool",
+                "string": "string", "variant": "string", "object": "string", "array": "string"}.get(kind)
+        if want:
+            assert physical[column] == want, (column, kind, physical[column])
+        if kind == "datetime":
+            assert physical[column].startswith("timestamp[") and "tz" not in physical[column]
+        if kind == "timestamp":
+            assert physical[column].startswith("timestamp[") and "tz=UTC" in physical[column]
+        if kind == "decimal":
+            assert physical[column].startswith("decimal"), physical[column]
+    rows = table.to_pylist()
+    assert len(rows) == expected["row_count"]
+    for got, want in zip(rows, expected["rows"], strict=True):
+        for column, kind in types.items():
+            g = as_json_value(got[column], kind)
+            assert same(g, want.get(column), kind), (column, kind, got[column], want.get(column))
+    count, = duckdb.sql(f"select count(*) from read_parquet('{path}')").fetchall()[0]
+    assert count == expected["row_count"]

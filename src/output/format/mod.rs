@@ -34,15 +34,6 @@ pub(crate) enum Format {
 }
 
 impl Format {
-    /// The word in `output.format`.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Format::Jsonl => "jsonl",
-            Format::Csv => "csv",
-            Format::Parquet => "parquet",
-        }
-    }
-
     /// The object's `Content-Type`.
     pub(crate) fn content_type(self) -> &'static str {
         match self {
