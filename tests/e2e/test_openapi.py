@@ -231,7 +231,9 @@ def test_alpha_vantage_parameters_are_the_task_fields():
     query = {deref(p)["name"] for p in op["parameters"] if deref(p)["in"] == "query"}
     assert query == fields
     properties = set(SPEC["components"]["schemas"]["AlphaVantageTask"]["properties"])
-    assert properties == fields | {"provider", "function"}
+    # `output` and `as_of` belong to every provider's task (src/job.rs).
+    assert properties == fields | {"provider", "function", "output", "as_of"}
+    assert {"output", "as_of"} <= set(SPEC["components"]["schemas"]["SnowflakeTask"]["properties"])
 
 
 # --- through the binary -----------------------------------------------------------------
