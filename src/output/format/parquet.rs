@@ -18,16 +18,19 @@
 //! | `string`, `binary` (lower-case hex), `null` | BYTE_ARRAY | STRING | the text; any other value as its JSON text |
 //! | `variant`, `object`, `array`, `geojson` | BYTE_ARRAY | STRING | the value's compact JSON text (a string value with its quotes) |
 //!
-//! Times and timestamps are NANOS instead of MICROS when the column's scale
-//! (fractional-second digits) is above 6. A timestamp keeps the instant,
+//! Timestamps are always MICROS (±290,000 years; NANOS would reach only
+//! 1677–2262, and Spark and Hive read them poorly): a value with a nonzero
+//! digit past the microsecond fails the object rather than being rounded —
+//! cast such a column to `TIMESTAMP_NTZ(6)` in the statement. Times of day are
+//! NANOS when the column's scale (fractional-second digits) is above 6, else
+//! MICROS. A timestamp keeps the instant,
 //! not the offset it was written with (Parquet has nowhere to hold it):
 //! `2024-01-02T03:04:05-08:00` is stored as `2024-01-02T11:04:05Z`.
 //!
 //! A value the column's type cannot hold — text that is not a date in a
 //! date column, a decimal with more digits than DECIMAL(p, s) allows
 //! (nonzero fractional digits past the scale included), an integer beyond
-//! 64 bits, a fraction finer than the unit, an instant beyond the unit's
-//! range (NANOS reach 1677–2262) — fails the object with
+//! 64 bits, a fraction finer than the unit — fails the object with
 //! [`ErrorKind::OutputFailed`], naming the column and the row (counted
 //! from 1 across the object).
 //!
@@ -282,7 +285,10 @@ fn column_type(column: &Column) -> Result<(Type, Kind, Values), AppError> {
         ),
         ColumnType::Datetime | ColumnType::Timestamp => {
             let utc = column.kind == ColumnType::Timestamp;
-            let unit = Unit::of(column.scale);
+            // Always MICROS: NANOS reach only 1677–2262 (a `9999-12-31`
+            // end-of-time would fail the object) and Spark and Hive read
+            // them poorly; a nonzero digit past the microsecond is refused.
+            let unit = Unit::Micros;
             (
                 Type::primitive_type_builder(name, PhysicalType::INT64)
                     .with_logical_type(Some(LogicalType::timestamp(utc, unit.parquet()))),
@@ -1015,7 +1021,7 @@ mod tests {
                     json!("1e+400"),
                     json!("2024-01-02"),
                     json!("2024-01-02T03:04:05.123"),
-                    json!("2024-01-02T03:04:05.123456789-08:00"),
+                    json!("2024-01-02T03:04:05.123456000-08:00"),
                     json!("13:14:15.000001"),
                     json!(true),
                     json!("text"),
@@ -1076,7 +1082,7 @@ mod tests {
                 ),
                 (
                     PhysicalType::INT64,
-                    Some(LogicalType::timestamp(true, TimeUnit::NANOS)),
+                    Some(LogicalType::timestamp(true, TimeUnit::MICROS)),
                     -1
                 ),
                 (
@@ -1125,7 +1131,7 @@ mod tests {
             ],
             vec![
                 Some(I64(
-                    (jan2_secs + 11 * 3600 + 4 * 60 + 5) * 1_000_000_000 + 123_456_789
+                    (jan2_secs + 11 * 3600 + 4 * 60 + 5) * 1_000_000 + 123_456
                 )),
                 None,
                 Some(I64(0)),
@@ -1399,6 +1405,39 @@ mod tests {
     }
 
     #[test]
+    fn timestamps_are_micros_and_times_of_scale_9_are_nanos() {
+        use ColumnType as C;
+        let columns = vec![
+            col("ts", C::Timestamp, None, Some(9)),
+            col("t", C::Time, None, Some(9)),
+        ];
+        let t = table(
+            &["ts", "t"],
+            &[vec![
+                json!("9999-12-31T23:59:59.999999000Z"),
+                json!("23:59:59.123456789"),
+            ]],
+        );
+        let r = reader(encode(&columns, &[t]));
+        assert_eq!(
+            descr(&r, 0).logical_type_ref().cloned(),
+            Some(LogicalType::timestamp(true, TimeUnit::MICROS))
+        );
+        assert_eq!(
+            descr(&r, 1).logical_type_ref().cloned(),
+            Some(LogicalType::time(false, TimeUnit::NANOS))
+        );
+        assert_eq!(
+            values(&r, 1),
+            vec![Some(I64(86_399 * 1_000_000_000 + 123_456_789))]
+        );
+        let Some(Some(I64(micros))) = values(&r, 0).pop() else {
+            panic!("no timestamp")
+        };
+        assert_eq!(micros % 1_000_000, 999_999);
+    }
+
+    #[test]
     fn times_and_timestamps_that_do_not_fit_fail() {
         use ColumnType as C;
         let cases = [
@@ -1418,9 +1457,9 @@ mod tests {
                 "a date-time",
             ),
             (
-                col("ns", C::Datetime, None, Some(9)),
-                json!("9999-12-31T00:00:00"),
-                "a date-time",
+                col("ns", C::Timestamp, None, Some(9)),
+                json!("2024-01-02T03:04:05.123456789Z"),
+                "a timestamp",
             ),
             (col("t", C::Time, None, None), json!("24:00:00"), "a time"),
             (
