@@ -35,7 +35,7 @@ pub(crate) fn default_max_bytes(memory_mb: u64) -> usize {
 }
 
 struct Entry {
-    body: Arc<[u8]>,
+    body: Arc<Vec<u8>>,
     stored: Instant,
     seq: u64,
     cost: usize,
@@ -125,19 +125,19 @@ impl ByteCache {
     }
 
     /// The body stored under `key`, unless it is older than the TTL.
-    pub(crate) fn get(&self, key: &str) -> Option<Arc<[u8]>> {
+    pub(crate) fn get(&self, key: &str) -> Option<Arc<Vec<u8>>> {
         self.get_at(key, Instant::now())
     }
 
     /// Store `body` under `key`, replacing what was there; false (and
     /// nothing stored) when the cache is disabled or the entry alone is over
     /// the bound.
-    pub(crate) fn insert(&self, key: String, body: Arc<[u8]>) -> bool {
+    pub(crate) fn insert(&self, key: String, body: Arc<Vec<u8>>) -> bool {
         self.insert_at(key, body, Instant::now())
     }
 
     /// [`ByteCache::get`] as seen at `now`.
-    fn get_at(&self, key: &str, now: Instant) -> Option<Arc<[u8]>> {
+    fn get_at(&self, key: &str, now: Instant) -> Option<Arc<Vec<u8>>> {
         if !self.enabled() {
             return None;
         }
@@ -152,7 +152,7 @@ impl ByteCache {
     }
 
     /// [`ByteCache::insert`] as seen at `now`.
-    fn insert_at(&self, key: String, body: Arc<[u8]>, now: Instant) -> bool {
+    fn insert_at(&self, key: String, body: Arc<Vec<u8>>, now: Instant) -> bool {
         if !self.enabled() {
             return false;
         }
@@ -200,7 +200,7 @@ mod tests {
 
     const TTL: Duration = Duration::from_secs(60);
 
-    fn body(len: usize) -> Arc<[u8]> {
+    fn body(len: usize) -> Arc<Vec<u8>> {
         vec![b'x'; len].into()
     }
 
@@ -214,12 +214,12 @@ mod tests {
     fn serves_what_it_stored_until_the_ttl_and_then_drops_it() {
         let cache = ByteCache::new(TTL, 1 << 20);
         let t0 = Instant::now();
-        assert!(cache.insert_at("k".into(), Arc::from(&b"body"[..]), t0));
-        assert_eq!(cache.get_at("k", t0).as_deref(), Some(&b"body"[..]));
+        assert!(cache.insert_at("k".into(), Arc::new(b"body".to_vec()), t0));
+        assert_eq!(cache.get_at("k", t0).as_deref(), Some(&b"body".to_vec()));
         let just_before = t0 + TTL - Duration::from_millis(1);
         assert_eq!(
             cache.get_at("k", just_before).as_deref(),
-            Some(&b"body"[..])
+            Some(&b"body".to_vec())
         );
         assert_eq!(cache.get_at("k", t0 + TTL), None, "expired at the TTL");
         assert_eq!(cache.len(), 0, "an expired entry is dropped when found");
@@ -288,13 +288,13 @@ mod tests {
         let t0 = Instant::now();
         cache.insert_at("k".into(), body(10), t0);
         let later = t0 + Duration::from_secs(50);
-        cache.insert_at("k".into(), Arc::from(&b"new"[..]), later);
+        cache.insert_at("k".into(), Arc::new(b"new".to_vec()), later);
         assert_eq!(cache.len(), 1);
         assert_eq!(cache.bytes(), 3 + 1 + ENTRY_OVERHEAD);
         let after_first_ttl = t0 + Duration::from_secs(70);
         assert_eq!(
             cache.get_at("k", after_first_ttl).as_deref(),
-            Some(&b"new"[..])
+            Some(&b"new".to_vec())
         );
         // A replacement too large to store still removes the older answer.
         let small = ByteCache::new(TTL, room_for(1, 10));

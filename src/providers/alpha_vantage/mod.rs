@@ -178,12 +178,15 @@ impl Provider for AlphaVantage {
                     let started = Instant::now();
                     let body = self.client.query(task, key, deadline).await;
                     ctx.stats.record_upstream(started.elapsed());
-                    let body = body?;
+                    let mut body = body?;
                     let result = normalize::normalize(task, &body)?;
                     // Only an answer that normalised is stored: error
-                    // documents and throttling messages never are.
+                    // documents and throttling messages never are. The body
+                    // moves into the cache (no copy; its spare capacity,
+                    // after a body of unknown length, is given back).
                     if let Some(k) = &cache_key {
-                        self.cache.insert(k.clone(), Arc::from(body));
+                        body.shrink_to_fit();
+                        self.cache.insert(k.clone(), Arc::new(body));
                     }
                     Ok::<FetchResult, AppError>(result)
                 };
