@@ -1,8 +1,9 @@
 //! One object being written: rows encoded into a buffer that goes to S3 in
 //! one conditional PutObject when the object is small, or as a multipart
 //! upload — a part whenever the buffer reaches the part size, completed
-//! with `If-None-Match: *` — when it is not. Memory stays bounded by a part
-//! plus the rows handed in at once, whatever the object's size.
+//! with `If-None-Match: *` — when it is not. A part is uploaded while the
+//! next one's rows are fetched and encoded; memory stays bounded by two
+//! parts plus the rows handed in at once, whatever the object's size.
 
 use super::format::{Encoder, Format, encoder};
 use super::key::ObjectUri;
@@ -13,10 +14,28 @@ use crate::redact::Redactor;
 use crate::response::Column;
 use crate::table::Table;
 
-/// A multipart upload in progress.
+/// A part on its way to S3 (its number and ETag once there).
+type PartUpload = tokio::task::JoinHandle<Result<(u32, String), AppError>>;
+
+/// A multipart upload in progress: the parts S3 has, and the one on its
+/// way — uploaded while the next part's rows are fetched and encoded.
 struct Upload {
     id: String,
     parts: Vec<(u32, String)>,
+    in_flight: Option<PartUpload>,
+}
+
+impl Upload {
+    /// Wait for the part on its way, if any.
+    async fn settle(&mut self) -> Result<(), AppError> {
+        if let Some(part) = self.in_flight.take() {
+            let done = part
+                .await
+                .map_err(|e| AppError::internal(format!("a part upload did not finish: {e}")))??;
+            self.parts.push(done);
+        }
+        Ok(())
+    }
 }
 
 /// What writing the object did.
@@ -109,19 +128,13 @@ impl<'a> ObjectWriter<'a> {
     }
 
     async fn ship_part(&mut self) -> Result<(), AppError> {
-        if self.upload.is_none() {
-            let id = self
-                .s3
-                .create_upload(self.uri, &self.meta, self.deadline)
-                .await?;
-            self.upload = Some(Upload {
-                id,
-                parts: Vec::new(),
-            });
-        }
+        self.start_part().await?;
         let Some(upload) = self.upload.as_mut() else {
             return Err(AppError::internal("no upload in progress"));
         };
+        // One part in flight at a time: memory holds at most the part being
+        // sent and the one being filled.
+        upload.settle().await?;
         let number = upload.parts.len() as u32 + 1;
         if number > 10_000 {
             return Err(AppError::new(
@@ -133,11 +146,32 @@ impl<'a> ObjectWriter<'a> {
             ));
         }
         let body = std::mem::replace(&mut self.buf, Vec::with_capacity(self.part_bytes));
-        let etag = self
-            .s3
-            .upload_part(self.uri, &upload.id, number, body, self.deadline)
-            .await?;
-        upload.parts.push((number, etag));
+        let (s3, uri, id, deadline) = (
+            self.s3.clone(),
+            self.uri.clone(),
+            upload.id.clone(),
+            *self.deadline,
+        );
+        upload.in_flight = Some(tokio::spawn(async move {
+            let etag = s3.upload_part(&uri, &id, number, body, &deadline).await?;
+            Ok((number, etag))
+        }));
+        Ok(())
+    }
+
+    /// Start the multipart upload, unless it is started.
+    async fn start_part(&mut self) -> Result<(), AppError> {
+        if self.upload.is_none() {
+            let id = self
+                .s3
+                .create_upload(self.uri, &self.meta, self.deadline)
+                .await?;
+            self.upload = Some(Upload {
+                id,
+                parts: Vec::new(),
+                in_flight: None,
+            });
+        }
         Ok(())
     }
 
@@ -162,9 +196,10 @@ impl<'a> ObjectWriter<'a> {
                 if !self.buf.is_empty() {
                     self.ship_part().await?;
                 }
-                let Some(upload) = self.upload.as_ref() else {
+                let Some(upload) = self.upload.as_mut() else {
                     return Err(AppError::internal("no upload in progress"));
                 };
+                upload.settle().await?;
                 let done = self
                     .s3
                     .complete_if_absent(self.uri, &upload.id, &upload.parts, self.deadline)
@@ -190,7 +225,11 @@ impl<'a> ObjectWriter<'a> {
 
     /// Abandon a multipart upload in progress (after a failure).
     pub(crate) async fn abort(&mut self) {
-        if let Some(upload) = self.upload.take() {
+        if let Some(mut upload) = self.upload.take() {
+            if let Some(part) = upload.in_flight.take() {
+                part.abort();
+                let _ = part.await;
+            }
             self.s3.abort(self.uri, &upload.id, self.deadline).await;
         }
     }

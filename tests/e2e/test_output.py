@@ -30,6 +30,10 @@ BIG = """
 [big_export]
 description = "a canned 160,000-row result over 32 partitions (test_output.py)"
 sql = "select id, name, city, amount, day, qty from big_export"
+
+[broken_export]
+description = "the same result, with partition 30 corrupt (test_output.py)"
+sql = "select id, name, city, amount, day, qty from broken_export"
 """
 
 BIG_ROWS, BIG_PER_PARTITION = 160_000, 5_000
@@ -65,8 +69,10 @@ def statements_file(stack, tmp_path_factory):
     path = tmp_path_factory.mktemp("statements") / "statements.toml"
     path.write_text((ROOT / "statements.toml").read_text() + BIG)
     sql = statements(path)["big_export"]
-    stack.sf.register(sql, sf.Rows(BIG_ROW_TYPE, [big_cells(i) for i in range(1, BIG_ROWS + 1)],
-                                   BIG_PER_PARTITION, shared_cache={}))
+    rows = sf.Rows(BIG_ROW_TYPE, [big_cells(i) for i in range(1, BIG_ROWS + 1)], BIG_PER_PARTITION,
+                   shared_cache={})
+    stack.sf.register(sql, rows)
+    stack.sf.register(statements(path)["broken_export"], sf.Tampered(rows, raw_partitions={30: b"not gzip"}))
     return path
 
 
@@ -239,6 +245,17 @@ def test_snowflake_result_beyond_6_mb_lands_whole_in_parts(stack, writer, s3):
     assert stack.sf.executions[sf.normalise(sql)] == runs + 2, "a second delivery runs nothing"
     # No multipart upload is left behind.
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+
+def test_a_result_that_breaks_off_mid_upload_leaves_no_object_and_no_upload(stack, writer, s3):
+    task = {"provider": "snowflake", "query": "broken_export", "output": {"uri": PREFIX + "sf/broken.jsonl"}}
+    failed, body = writer.invoke(task, timeout=120)
+    assert failed and body["errorType"] == "upstream_failed", body
+    assert keys(s3, "exports/sf/broken") == []
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == [], "the parts already sent are aborted"
+    # The next delivery starts afresh (nothing is there to skip to).
+    failed, body = writer.invoke(task, timeout=120)
+    assert failed and body["errorType"] == "upstream_failed"
 
 
 def test_snowflake_output_refuses_a_cursor(writer):
