@@ -247,6 +247,26 @@ def test_snowflake_result_beyond_6_mb_lands_whole_in_parts(stack, writer, s3):
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
 
 
+def test_a_large_snowflake_result_lands_whole_as_parquet(stack, writer, s3, tmp_path):
+    import pyarrow.parquet as pq
+
+    task = {"provider": "snowflake", "query": "big_export",
+            "output": {"uri": PREFIX + "sf/{query}/{date}.parquet"}, "as_of": "2026-01-16T00:00:00Z"}
+    manifest = ok(writer, task, timeout=120)["output"]
+    assert manifest["written"] and manifest["rows"] == BIG_ROWS
+    data, _ = read(s3, manifest["uri"])
+    path = tmp_path / "big.parquet"
+    path.write_bytes(data)
+    meta = pq.ParquetFile(path).metadata
+    assert meta.num_rows == BIG_ROWS and meta.num_row_groups >= 2, "row groups as partitions arrive"
+    table = pq.read_table(path)
+    assert str(table.schema.field("AMOUNT").type) == "decimal128(12, 2)"
+    assert str(table.schema.field("DAY").type) == "date32[day]"
+    ids = table.column("ID").to_pylist()
+    assert ids == list(range(1, BIG_ROWS + 1)), "every row, in order"
+    assert table.column("QTY").null_count == len([i for i in ids if i % 17 == 0])
+
+
 def test_a_result_that_breaks_off_mid_upload_leaves_no_object_and_no_upload(stack, writer, s3):
     task = {"provider": "snowflake", "query": "broken_export", "output": {"uri": PREFIX + "sf/broken.jsonl"}}
     failed, body = writer.invoke(task, timeout=120)
