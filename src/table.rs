@@ -228,6 +228,15 @@ impl Table {
         RowRef { table: self, index }
     }
 
+    /// Reverse the order of the rows, in place.
+    pub(crate) fn reverse_rows(&mut self) {
+        let (width, rows) = (self.names.len(), self.rows());
+        for i in 0..rows / 2 {
+            let (front, back) = self.cells.split_at_mut((rows - 1 - i) * width);
+            front[i * width..(i + 1) * width].swap_with_slice(&mut back[..width]);
+        }
+    }
+
     /// Drop the cells of a row begun but not finished (after an error
     /// part-way through it).
     pub(crate) fn truncate_rows(&mut self, rows: usize) {
@@ -362,6 +371,20 @@ mod tests {
             serde_json::to_value(&c).unwrap(),
             json!([{"a": "has ****1 inside", "****x": {"k": "****2"}}, {"a": 3, "****x": null}])
         );
+    }
+
+    #[test]
+    fn rows_reverse_in_place() {
+        for n in 0..6 {
+            let mut t = Table::new(vec!["a".into(), "b".into()]);
+            for i in 0..n {
+                t.push_int(i);
+                t.push_text(&i.to_string());
+            }
+            let want: Vec<_> = t.to_maps().into_iter().rev().collect();
+            t.reverse_rows();
+            assert_eq!(t.to_maps(), want, "{n} rows");
+        }
     }
 
     #[test]

@@ -91,7 +91,18 @@ fn oldest_first(table: Table) -> Table {
         Some(crate::table::Cell::Text(s, e)) => table.text(*s, *e),
         _ => "",
     };
-    let mut order: Vec<usize> = (0..table.rows()).collect();
+    let rows = table.rows();
+    // Alpha Vantage sends bars newest first: strictly descending dates are
+    // reversed in place, with no second copy of the cells.
+    if (1..rows).all(|i| date(i - 1) > date(i)) {
+        let mut table = table;
+        table.reverse_rows();
+        return table;
+    }
+    if (1..rows).all(|i| date(i - 1) < date(i)) {
+        return table;
+    }
+    let mut order: Vec<usize> = (0..rows).collect();
     order.sort_by(|a, b| date(*a).cmp(date(*b)));
     order.dedup_by(|later, earlier| {
         let repeat = date(*later) == date(*earlier);
