@@ -24,10 +24,9 @@ use tracing_subscriber::util::SubscriberInitExt;
 use crate::secrets::CacheStatus;
 
 /// Crates whose DEBUG/TRACE output can carry URLs, headers or bodies.
-const WIRE_CRATES: [&str; 11] = [
+const WIRE_CRATES: [&str; 10] = [
     "hyper",
     "hyper_util",
-    "h2",
     "reqwest",
     "rustls",
     "aws_smithy_runtime",

@@ -74,12 +74,12 @@ pub(crate) fn tls_config(
         .map_err(|e| AppError::config(format!("could not configure TLS: {e}")))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
 
 /// The HTTP client shared by every upstream (the AWS SDK's too): rustls with
-/// [`tls_config`], HTTP/2 when offered, bounded connect time, pooled
+/// [`tls_config`], HTTP/1.1, bounded connect time, pooled
 /// connections kept for warm invocations, and no redirect to another origin.
 pub fn http_client() -> Result<reqwest::Client, AppError> {
     let extra_roots = std::env::var_os("SSL_CERT_FILE")
@@ -103,7 +103,7 @@ mod tls_tests {
     #[test]
     fn compiled_in_roots_and_an_extra_file() {
         let base = tls_config(None).unwrap();
-        assert_eq!(base.alpn_protocols[0], b"h2");
+        assert_eq!(base.alpn_protocols, [b"http/1.1".to_vec()]);
         let dir = std::env::temp_dir().join(format!("sf-roots-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let empty = dir.join("empty.pem");
