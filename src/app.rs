@@ -24,7 +24,7 @@ use crate::output::key::{Placeholder, date_and_time};
 use crate::output::{Output, OutputSpec};
 use crate::providers::{Providers, Shared};
 use crate::redact::Redactor;
-use crate::response::{Body, FetchResult, HttpStyle, error_body, http_response};
+use crate::response::{Body, FetchResult, HttpStyle, Reply, error_body, http_response};
 use crate::routes;
 use crate::secrets::{SecretCache, SecretSource};
 use crate::table::Table;
@@ -47,7 +47,7 @@ struct Outcome {
     provider: &'static str,
     rows: usize,
     error: Option<AppError>,
-    response: Result<Box<RawValue>, AppError>,
+    response: Result<Reply, AppError>,
 }
 
 impl<S: SecretSource> App<S> {
@@ -93,10 +93,7 @@ impl<S: SecretSource> App<S> {
     /// The Lambda entry point. The payload is taken raw and parsed here with
     /// explicit limits, so an event the runtime could not turn into a
     /// `serde_json::Value` still gets a kind from the table.
-    pub async fn handle(
-        &self,
-        event: LambdaEvent<Box<RawValue>>,
-    ) -> Result<Box<RawValue>, AppError> {
+    pub async fn handle(&self, event: LambdaEvent<Box<RawValue>>) -> Result<Reply, AppError> {
         let (payload, context) = event.into_parts();
         self.handle_payload(payload.get(), &context).await
     }
@@ -108,7 +105,7 @@ impl<S: SecretSource> App<S> {
         &self,
         payload: &str,
         context: &Context,
-    ) -> Result<Box<RawValue>, AppError> {
+    ) -> Result<Reply, AppError> {
         let span = tracing::info_span!(
             "invocation",
             requestId = %context.request_id,
@@ -132,7 +129,11 @@ impl<S: SecretSource> App<S> {
                         trigger: TriggerKind::Unknown,
                         provider: "none",
                         rows: 0,
-                        response: Ok(self.error_response(*style, &err, &context.request_id)),
+                        response: Ok(Reply::raw(self.error_response(
+                            *style,
+                            &err,
+                            &context.request_id,
+                        ))),
                         error: Some(err),
                     },
                     None => Outcome {
@@ -155,7 +156,7 @@ impl<S: SecretSource> App<S> {
         payload: &str,
         context: &Context,
         http_style: &OnceLock<HttpStyle>,
-    ) -> Result<Box<RawValue>, AppError> {
+    ) -> Result<Reply, AppError> {
         let started = Instant::now();
         let invoked = Utc::now();
         let cold_start = self.cold.swap(false, Ordering::Relaxed);
@@ -199,7 +200,7 @@ impl<S: SecretSource> App<S> {
                 let (provider, result) = self.run(Job::parse(task), &ctx).await;
                 let rows = result.as_ref().map_or(0, |r| r.row_count);
                 let response = result
-                    .and_then(|r| self.serialize(&r, &redactor))
+                    .and_then(|r| self.serialize(r, &redactor))
                     .map_err(|e| e.redacted(&redactor));
                 Outcome {
                     trigger,
@@ -368,27 +369,27 @@ impl<S: SecretSource> App<S> {
             .map_err(|e| AppError::internal(format!("could not serialize the result: {e}")))
     }
 
-    /// Serialize a result for a direct or scheduled caller.
-    fn serialize(
-        &self,
-        result: &FetchResult,
-        redactor: &Redactor,
-    ) -> Result<Box<RawValue>, AppError> {
+    /// A result for a direct or scheduled caller: kept as it is and
+    /// serialised once, by the runtime, as it is sent. Measured first (its
+    /// size against the limit, and whether it echoes a credential, in one
+    /// pass that keeps no text); only the rare body that echoes one is
+    /// rendered apart and masked.
+    fn serialize(&self, result: FetchResult, redactor: &Redactor) -> Result<Reply, AppError> {
         let failed = |e: serde_json::Error| {
             AppError::internal(format!("could not serialize the result: {e}"))
         };
-        // Serialised once, straight into the response (the serializer's own
-        // output needs no second parse to become a raw value); re-checked
-        // only in the rare body that echoes a credential.
-        let mut raw = serde_json::value::to_raw_value(result).map_err(failed)?;
-        if redactor.echoes_sent(raw.get()) {
-            let text: Box<str> = raw.into();
-            raw = RawValue::from_string(redactor.clean_json(text.into_string())).map_err(failed)?;
+        let (len, echoed) = redactor.measure(&result).map_err(failed)?;
+        let reply = if echoed {
+            let text = Self::render(&result, redactor)?;
+            Reply::raw(RawValue::from_string(text).map_err(failed)?)
+        } else {
+            Reply::result(result)
+        };
+        // Masking shortens a body, never lengthens it.
+        if len > self.config.max_response_bytes {
+            return Err(self.too_large(len));
         }
-        if raw.get().len() > self.config.max_response_bytes {
-            return Err(self.too_large(raw.get().len()));
-        }
-        Ok(raw)
+        Ok(reply)
     }
 
     /// Shape a result as a proxy response; errors become error statuses.
@@ -398,25 +399,39 @@ impl<S: SecretSource> App<S> {
         result: Result<FetchResult, AppError>,
         request_id: &str,
         redactor: &Redactor,
-    ) -> (Box<RawValue>, Option<AppError>) {
+    ) -> (Reply, Option<AppError>) {
         let rendered = result.and_then(|r| {
-            // The result is escaped straight into the proxy response; only a
-            // body that echoes a credential is rendered apart and masked
-            // (credentials are JSON-safe text, so they read the same escaped).
-            let mut response = proxy(style, 200, Body::Result(&r), &[])?;
-            if redactor.echoes_sent(response.get()) {
-                response = proxy(style, 200, Body::Text(&Self::render(&r, redactor)?), &[])?;
+            // The result is escaped straight into the proxy response as the
+            // runtime sends it; only a body that echoes a credential is
+            // rendered apart and masked (credentials are JSON-safe text, so
+            // they read the same escaped).
+            let (len, echoed) = redactor
+                .measure(&http_response(style, 200, Body::Result(&r), &[]))
+                .map_err(|e| {
+                    AppError::internal(format!("could not serialize the response: {e}"))
+                })?;
+            if len > self.config.max_response_bytes {
+                return Err(self.too_large(len));
             }
-            match response.get().len() {
-                n if n > self.config.max_response_bytes => Err(self.too_large(n)),
-                _ => Ok(response),
-            }
+            Ok(if echoed {
+                Reply::raw(proxy(
+                    style,
+                    200,
+                    Body::Text(&Self::render(&r, redactor)?),
+                    &[],
+                )?)
+            } else {
+                Reply::proxy(style, r)
+            })
         });
         match rendered {
             Ok(response) => (response, None),
             Err(err) => {
                 let err = err.redacted(redactor);
-                (self.error_response(style, &err, request_id), Some(err))
+                (
+                    Reply::raw(self.error_response(style, &err, request_id)),
+                    Some(err),
+                )
             }
         }
     }

@@ -87,7 +87,7 @@ async fn invoke(
     let ctx = common::context("req-1", secs);
     app.handle_payload(&event.to_string(), &ctx)
         .await
-        .map(|raw| serde_json::from_str(raw.get()).unwrap())
+        .map(|reply| serde_json::from_str(&reply.to_json()).unwrap())
 }
 
 fn daily_task() -> Value {

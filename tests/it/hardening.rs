@@ -127,7 +127,7 @@ pub(crate) async fn invoke_raw(
     let ctx = common::context("req-h", 10);
     app.handle_payload(event, &ctx)
         .await
-        .map(|raw| serde_json::from_str(raw.get()).unwrap())
+        .map(|reply| serde_json::from_str(&reply.to_json()).unwrap())
 }
 
 pub(crate) async fn invoke(app: &App<&'static Secrets>, event: Value) -> Result<Value, AppError> {
