@@ -16,7 +16,9 @@ use std::io::Write;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Value, json};
+use serde::Serialize;
+#[cfg(test)]
+use serde_json::Value;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -225,49 +227,115 @@ fn millis(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
 }
 
-/// The EMF document for `report`, stamped `timestamp_ms`.
-pub(crate) fn emf_document(report: &InvocationReport<'_>, timestamp_ms: u64) -> Value {
+/// One metric of the EMF directive.
+#[derive(Serialize)]
+struct Metric {
+    #[serde(rename = "Name")]
+    name: &'static str,
+    #[serde(rename = "Unit")]
+    unit: &'static str,
+}
+
+const fn metric(name: &'static str, unit: &'static str) -> Metric {
+    Metric { name, unit }
+}
+
+/// Every metric the EMF line carries, in order.
+const METRICS: [Metric; 12] = [
+    metric("Rows", "Count"),
+    metric("UpstreamLatency", "Milliseconds"),
+    metric("UpstreamCalls", "Count"),
+    metric("UpstreamCacheHits", "Count"),
+    metric("OutputsWritten", "Count"),
+    metric("OutputsSkipped", "Count"),
+    metric("SecretCacheHit", "Count"),
+    metric("SecretCacheMiss", "Count"),
+    metric("SecretStaleServed", "Count"),
+    metric("Errors", "Count"),
+    metric("Duration", "Milliseconds"),
+    metric("ColdStart", "Count"),
+];
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Directive<'a> {
+    namespace: &'a str,
+    dimensions: [[&'static str; 2]; 1],
+    metrics: &'static [Metric],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Metadata<'a> {
+    timestamp: u64,
+    cloud_watch_metrics: [Directive<'a>; 1],
+}
+
+/// The EMF line: written field by field (no JSON tree per invocation).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Emf<'a> {
+    #[serde(rename = "_aws")]
+    aws: Metadata<'a>,
+    #[serde(rename = "service")]
+    service: &'a str,
+    #[serde(rename = "provider")]
+    provider: &'a str,
+    #[serde(rename = "trigger")]
+    trigger: &'a str,
+    #[serde(rename = "requestId")]
+    request_id: &'a str,
+    #[serde(rename = "errorKind")]
+    error_kind: Option<&'a str>,
+    rows: usize,
+    upstream_latency: f64,
+    upstream_calls: u32,
+    upstream_cache_hits: u32,
+    outputs_written: u32,
+    outputs_skipped: u32,
+    secret_cache_hit: u32,
+    secret_cache_miss: u32,
+    secret_stale_served: u32,
+    errors: u32,
+    duration: f64,
+    cold_start: u32,
+}
+
+fn emf<'a>(report: &'a InvocationReport<'a>, timestamp_ms: u64) -> Emf<'a> {
     let s = report.stats;
-    json!({
-        "_aws": {
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": report.namespace,
-                "Dimensions": [["service", "provider"]],
-                "Metrics": [
-                    {"Name": "Rows", "Unit": "Count"},
-                    {"Name": "UpstreamLatency", "Unit": "Milliseconds"},
-                    {"Name": "UpstreamCalls", "Unit": "Count"},
-                    {"Name": "UpstreamCacheHits", "Unit": "Count"},
-                    {"Name": "OutputsWritten", "Unit": "Count"},
-                    {"Name": "OutputsSkipped", "Unit": "Count"},
-                    {"Name": "SecretCacheHit", "Unit": "Count"},
-                    {"Name": "SecretCacheMiss", "Unit": "Count"},
-                    {"Name": "SecretStaleServed", "Unit": "Count"},
-                    {"Name": "Errors", "Unit": "Count"},
-                    {"Name": "Duration", "Unit": "Milliseconds"},
-                    {"Name": "ColdStart", "Unit": "Count"}
-                ]
-            }]
+    Emf {
+        aws: Metadata {
+            timestamp: timestamp_ms,
+            cloud_watch_metrics: [Directive {
+                namespace: report.namespace,
+                dimensions: [["service", "provider"]],
+                metrics: &METRICS,
+            }],
         },
-        "service": report.service,
-        "provider": report.provider,
-        "trigger": report.trigger,
-        "requestId": report.request_id,
-        "errorKind": report.error_kind,
-        "Rows": report.rows,
-        "UpstreamLatency": millis(s.upstream_latency()),
-        "UpstreamCalls": s.upstream_calls(),
-        "UpstreamCacheHits": s.upstream_cache_hits(),
-        "OutputsWritten": s.outputs_written(),
-        "OutputsSkipped": s.outputs_skipped(),
-        "SecretCacheHit": s.secret_hits(),
-        "SecretCacheMiss": s.secret_fetches(),
-        "SecretStaleServed": s.secret_stale(),
-        "Errors": u32::from(report.error_kind.is_some()),
-        "Duration": millis(report.duration),
-        "ColdStart": u32::from(report.cold_start),
-    })
+        service: report.service,
+        provider: report.provider,
+        trigger: report.trigger,
+        request_id: report.request_id,
+        error_kind: report.error_kind,
+        rows: report.rows,
+        upstream_latency: millis(s.upstream_latency()),
+        upstream_calls: s.upstream_calls(),
+        upstream_cache_hits: s.upstream_cache_hits(),
+        outputs_written: s.outputs_written(),
+        outputs_skipped: s.outputs_skipped(),
+        secret_cache_hit: s.secret_hits(),
+        secret_cache_miss: s.secret_fetches(),
+        secret_stale_served: s.secret_stale(),
+        errors: u32::from(report.error_kind.is_some()),
+        duration: millis(report.duration),
+        cold_start: u32::from(report.cold_start),
+    }
+}
+
+/// The EMF document for `report`, stamped `timestamp_ms`, as a value.
+#[cfg(test)]
+pub(crate) fn emf_document(report: &InvocationReport<'_>, timestamp_ms: u64) -> Value {
+    serde_json::to_value(emf(report, timestamp_ms)).unwrap_or(Value::Null)
 }
 
 /// Write the EMF line for `report` to stdout.
@@ -276,10 +344,14 @@ pub(crate) fn emit(report: &InvocationReport<'_>) {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis() as u64;
-    let line = emf_document(report, now).to_string();
+    let mut line = Vec::with_capacity(1024);
+    if serde_json::to_writer(&mut line, &emf(report, now)).is_err() {
+        return;
+    }
+    line.push(b'\n');
     let mut out = std::io::stdout().lock();
     // Metrics are best effort: a closed stdout must not fail the invocation.
-    let _ = writeln!(out, "{line}");
+    let _ = out.write_all(&line);
     let _ = out.flush();
 }
 
