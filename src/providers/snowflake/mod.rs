@@ -146,13 +146,8 @@ impl Provider for Snowflake {
     }
 
     fn check(&self, task: &SnowflakeTask, caller: CallerClass) -> Result<(), AppError> {
-        if task.cursor.is_some() {
-            return Err(AppError::bad_request(
-                "a task with output writes the whole result: drop 'cursor'",
-            ));
-        }
-        task.plan(&self.statements, caller, self.settings.allow_ad_hoc)
-            .map(|_| ())
+        whole_result_only(task)?;
+        self.prepare(task, caller).map(|_| ())
     }
 
     fn placeholder(task: &SnowflakeTask, placeholder: Placeholder) -> Option<String> {
@@ -178,36 +173,12 @@ impl Provider for Snowflake {
         task: &SnowflakeTask,
         ctx: &Ctx<'_, S>,
     ) -> Result<FetchResult, AppError> {
-        let plan = task.plan(
-            &self.statements,
-            ctx.caller.class(),
-            self.settings.allow_ad_hoc,
-        )?;
-        let reference = self.settings.secret.as_ref().ok_or_else(|| {
-            AppError::config(
-                "SNOWFLAKE_SECRET is not set: this deployment cannot run Snowflake tasks",
-            )
-        })?;
+        let (plan, reference) = self.prepare(task, ctx.caller.class())?;
         let page_budget = ctx.caller.row_budget();
         let submission = Submission::new();
         with_credential(ctx, reference, &[], RetryPolicy::Always, async |secret, attempt| {
-            if attempt == Attempt::AfterRefresh {
-                // The JWT was minted from the credential just rejected.
-                self.jwt.clear();
-            }
-            let credential = self.credential(secret, reference)?;
-            for value in &credential.sensitive {
-                ctx.redactor.add(value.expose());
-            }
-            let session = credential.session.or(&self.settings.session);
-            let conn = self.connect(&credential.auth, &session, ctx.redactor)?;
-            let run = Execution {
-                provider: self,
-                conn: &conn,
-                plan: &plan,
-                deadline: ctx.deadline,
-                stats: ctx.stats,
-            };
+            let (credential, session, conn) = self.open(secret, reference, attempt, ctx.redactor)?;
+            let run = self.execution(&conn, &plan, ctx);
             let mut reuse = None;
             let (rs, start) = match &task.cursor {
                 Some(token) => {
@@ -249,6 +220,16 @@ impl Provider for Snowflake {
     }
 }
 
+/// A task with `output` writes its whole result: a cursor cannot go with it.
+fn whole_result_only(task: &SnowflakeTask) -> Result<(), AppError> {
+    match task.cursor {
+        Some(_) => Err(AppError::bad_request(
+            "a task with output writes the whole result: drop 'cursor'",
+        )),
+        None => Ok(()),
+    }
+}
+
 /// `meta.cache` for a statement with `cache_secs`: whether its stored
 /// result was reused.
 fn record_reuse(result: &mut FetchResult, reuse: Option<bool>) {
@@ -268,57 +249,80 @@ impl Snowflake {
         ctx: &Ctx<'_, S>,
         sink: &mut ObjectWriter<'_>,
     ) -> Result<FetchResult, AppError> {
-        if task.cursor.is_some() {
-            return Err(AppError::bad_request(
-                "a task with output writes the whole result: drop 'cursor'",
-            ));
-        }
-        let plan = task.plan(
-            &self.statements,
-            ctx.caller.class(),
-            self.settings.allow_ad_hoc,
-        )?;
-        let reference = self.settings.secret.as_ref().ok_or_else(|| {
-            AppError::config(
-                "SNOWFLAKE_SECRET is not set: this deployment cannot run Snowflake tasks",
-            )
-        })?;
+        whole_result_only(task)?;
+        let (plan, reference) = self.prepare(task, ctx.caller.class())?;
         let submission = Submission::new();
         // The credential is only needed until the statement has run (a
         // rejection then refreshes it once); partitions are fetched with
         // the same connection after.
         let (conn, rs, reuse) =
             with_credential(ctx, reference, &[], RetryPolicy::Always, async |secret, attempt| {
-                if attempt == Attempt::AfterRefresh {
-                    self.jwt.clear();
-                }
-                let credential = self.credential(secret, reference)?;
-                for value in &credential.sensitive {
-                    ctx.redactor.add(value.expose());
-                }
-                let session = credential.session.or(&self.settings.session);
-                let conn = self.connect(&credential.auth, &session, ctx.redactor)?;
-                let run = Execution {
-                    provider: self,
-                    conn: &conn,
-                    plan: &plan,
-                    deadline: ctx.deadline,
-                    stats: ctx.stats,
-                };
-                let (rs, reuse) = run.start(&session, &submission).await?;
+                let (_, session, conn) = self.open(secret, reference, attempt, ctx.redactor)?;
+                let (rs, reuse) = self
+                    .execution(&conn, &plan, ctx)
+                    .start(&session, &submission)
+                    .await?;
                 Ok((conn, rs, reuse))
             })
             .await?;
-        let run = Execution {
-            provider: self,
-            conn: &conn,
-            plan: &plan,
-            deadline: ctx.deadline,
-            stats: ctx.stats,
-        };
-        let mut result = run.write_all(*rs, sink).await?;
+        let mut result = self.execution(&conn, &plan, ctx).write_all(*rs, sink).await?;
         record_reuse(&mut result, reuse);
         Ok(result)
+    }
+
+    /// What `task` runs, checked for `caller` without any call, and where
+    /// the credential lives.
+    fn prepare(
+        &self,
+        task: &SnowflakeTask,
+        caller: CallerClass,
+    ) -> Result<(Plan, &SecretRef), AppError> {
+        let plan = task.plan(&self.statements, caller, self.settings.allow_ad_hoc)?;
+        let reference = self.settings.secret.as_ref().ok_or_else(|| {
+            AppError::config(
+                "SNOWFLAKE_SECRET is not set: this deployment cannot run Snowflake tasks",
+            )
+        })?;
+        Ok((plan, reference))
+    }
+
+    /// The credential `secret` holds (its sensitive parts told to
+    /// `redactor`), the session it runs as and a connection with it. After a
+    /// refresh the cached JWT is dropped: it was minted from the credential
+    /// just rejected.
+    fn open(
+        &self,
+        secret: &SecretValue,
+        reference: &SecretRef,
+        attempt: Attempt,
+        redactor: &Redactor,
+    ) -> Result<(Arc<Credential>, Session, Connection), AppError> {
+        if attempt == Attempt::AfterRefresh {
+            self.jwt.clear();
+        }
+        let credential = self.credential(secret, reference)?;
+        for value in &credential.sensitive {
+            redactor.add(value.expose());
+        }
+        let session = credential.session.or(&self.settings.session);
+        let conn = self.connect(&credential.auth, &session, redactor)?;
+        Ok((credential, session, conn))
+    }
+
+    /// One attempt at `plan` on `conn`, within `ctx`'s deadline.
+    fn execution<'a, S>(
+        &'a self,
+        conn: &'a Connection,
+        plan: &'a Plan,
+        ctx: &'a Ctx<'_, S>,
+    ) -> Execution<'a> {
+        Execution {
+            provider: self,
+            conn,
+            plan,
+            deadline: ctx.deadline,
+            stats: ctx.stats,
+        }
     }
 
     /// The parsed credential, reparsed only when the secret changes.
