@@ -231,15 +231,7 @@ fn encodings(secret: &str) -> Vec<String> {
 }
 
 fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, crate::upstream::UNRESERVED).to_string()
 }
 
 /// Replace every ASCII-case-insensitive occurrence of `needle`.

@@ -7,6 +7,14 @@ use std::time::Duration;
 use crate::deadline::Deadline;
 use crate::error::{AppError, ErrorKind};
 
+/// What percent-encoding leaves as it is: RFC 3986's unreserved characters,
+/// `A–Z a–z 0–9 - . _ ~`.
+pub(crate) const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Error bodies are read up to this many bytes (enough for any message).
 pub(crate) const ERROR_BODY_BYTES: usize = 64 * 1024;
 

@@ -32,7 +32,7 @@ use super::key::ObjectUri;
 use super::settings::OutputSettings;
 use crate::deadline::Deadline;
 use crate::error::{AppError, ErrorKind};
-use crate::upstream::{ERROR_BODY_BYTES, read_answer_body};
+use crate::upstream::{ERROR_BODY_BYTES, UNRESERVED, read_answer_body};
 
 /// Attempts of one request that S3 answered with a 5xx or `SlowDown`.
 const ATTEMPTS: u32 = 3;
@@ -557,19 +557,12 @@ fn escape(text: &str) -> String {
 /// A key as a URL path: every byte but `A–Z a–z 0–9 - . _ ~ /` percent-encoded
 /// (the same form SigV4's canonical URI takes for S3).
 fn encode_key(key: &str) -> String {
-    let mut out = String::with_capacity(key.len() + 8);
-    for b in key.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    const PATH: &percent_encoding::AsciiSet = &UNRESERVED.remove(b'/');
+    percent_encoding::utf8_percent_encode(key, PATH).to_string()
 }
 
 fn encode_query(value: &str) -> String {
-    encode_key(value).replace('/', "%2F")
+    percent_encoding::utf8_percent_encode(value, UNRESERVED).to_string()
 }
 
 fn hex(bytes: &[u8]) -> String {
