@@ -81,11 +81,7 @@ impl<S: SecretSource> App<S> {
     /// sets them).
     pub fn with_aws_credentials(mut self, credentials: Option<SharedCredentialsProvider>) -> Self {
         if credentials.is_some() {
-            self.output = Output::new(
-                self.config.output.clone(),
-                self.output.http().clone(),
-                credentials,
-            );
+            self.output.sign_with(credentials);
         }
         self
     }

@@ -171,9 +171,9 @@ impl Output {
         }
     }
 
-    /// The HTTP client it sends on.
-    pub(crate) fn http(&self) -> &reqwest::Client {
-        self.s3.http()
+    /// Sign S3 requests with `credentials` from now on.
+    pub(crate) fn sign_with(&mut self, credentials: Option<SharedCredentialsProvider>) {
+        self.s3.sign_with(credentials);
     }
 
     /// Where `spec` puts the rows of this task, checked against the

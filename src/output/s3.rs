@@ -101,9 +101,9 @@ impl S3Client {
         }
     }
 
-    /// The HTTP client it sends on.
-    pub(crate) fn http(&self) -> &reqwest::Client {
-        &self.http
+    /// Sign with `credentials` from now on.
+    pub(crate) fn sign_with(&mut self, credentials: Option<SharedCredentialsProvider>) {
+        self.credentials = credentials;
     }
 
     /// The object's URL (its key percent-encoded, `/` kept), plus `query`.
