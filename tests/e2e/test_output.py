@@ -14,11 +14,11 @@ import json
 import time
 from pathlib import Path
 
-import boto3
 import pytest
 from conftest import ROOT, SECRET, SF_SECRET, http_body
 from test_behaviour import rest_get
 
+from bench import sf_tables
 from emulators import snowflake as sf
 from emulators.snowflake_demo import statements
 
@@ -36,26 +36,13 @@ description = "the same result, with partition 30 corrupt (test_output.py)"
 sql = "select id, name, city, amount, day, qty from broken_export"
 """
 
+# The benchmark's generated table (bench/sf_tables.py): 160,000 rows in 32 partitions.
 BIG_ROWS, BIG_PER_PARTITION = 160_000, 5_000
-BIG_ROW_TYPE = [
-    sf.column("ID", "fixed", precision=38, scale=0, nullable=False, table="BIG_EXPORT"),
-    sf.column("NAME", "text", length=64, byte_length=256, table="BIG_EXPORT"),
-    sf.column("CITY", "text", length=32, byte_length=128, table="BIG_EXPORT"),
-    sf.column("AMOUNT", "fixed", precision=12, scale=2, table="BIG_EXPORT"),
-    sf.column("DAY", "date", table="BIG_EXPORT"),
-    sf.column("QTY", "fixed", precision=38, scale=0, table="BIG_EXPORT"),
-]
-
-
-def big_cells(i: int) -> list[str | None]:
-    return [str(i), f"Customer {i} — Zoë" if i % 7 == 0 else f"Customer {i}", ("Berlin", "Oslo")[i % 2],
-            f"{(i * 37) % 1_000_000 / 100:.2f}", str(19_723 + i % 400), None if i % 17 == 0 else str(i % 1000)]
 
 
 @pytest.fixture(scope="module")
 def s3(stack):
-    client = boto3.client("s3", region_name="us-east-1", endpoint_url=stack.moto.url,
-                          aws_access_key_id="test", aws_secret_access_key="test")
+    client = stack.moto.s3()
     for bucket in (BUCKET, "not-allowed-bucket"):
         try:
             client.create_bucket(Bucket=bucket)
@@ -69,7 +56,7 @@ def statements_file(stack, tmp_path_factory):
     path = tmp_path_factory.mktemp("statements") / "statements.toml"
     path.write_text((ROOT / "statements.toml").read_text() + BIG)
     sql = statements(path)["big_export"]
-    rows = sf.Rows(BIG_ROW_TYPE, [big_cells(i) for i in range(1, BIG_ROWS + 1)], BIG_PER_PARTITION,
+    rows = sf.Rows(sf_tables.ROW_TYPE, [sf_tables.cells(i) for i in range(1, BIG_ROWS + 1)], BIG_PER_PARTITION,
                    shared_cache={})
     stack.sf.register(sql, rows)
     stack.sf.register(statements(path)["broken_export"], sf.Tampered(rows, raw_partitions={30: b"not gzip"}))
