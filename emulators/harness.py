@@ -38,6 +38,9 @@ from . import alpha_vantage, runtime_api, secrets_proxy, snowflake, snowflake_de
 ROOT = Path(__file__).resolve().parent.parent
 
 REGION = "us-east-1"
+# The bucket events/scheduler-input-alpha-vantage-daily-to-s3.json writes to
+# (moto's S3, in the suite and in scripts/run-local).
+EVENTS_BUCKET = "secret-fetch-events"
 SNOWFLAKE_KEYS = ROOT / "tests" / "fixtures" / "snowflake"
 SNOWFLAKE_ACCOUNT = "ACME-ANALYTICS"
 SNOWFLAKE_USER = "SVC_SECRET_FETCH"

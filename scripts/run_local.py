@@ -3,7 +3,9 @@
 Local mode (default): moto holds the secrets `secret-fetch/alpha-vantage`
 ({"apikey": "local-demo-key"}) and `secret-fetch/snowflake` (a test key pair,
 account and user); the Alpha Vantage stand-in accepts that key and the
-Snowflake SQL API stand-in verifies the JWTs signed with that key.
+Snowflake SQL API stand-in verifies the JWTs signed with that key. moto's S3
+holds the bucket the scheduled export event writes to (OUTPUT_S3_PREFIXES
+allows its `exports/` folder).
 --aws mode: nothing is emulated but the Lambda Runtime API; the binary reads
 ALPHA_VANTAGE_SECRET / SNOWFLAKE_SECRET from real Secrets Manager with your
 AWS credentials and calls the real services.
@@ -45,6 +47,11 @@ def show(name: str, failed: bool, body, rows_shown: int, full: bool) -> bool:
     if "error" in body:
         print(f"   error {body['error']['kind']}: {body['error']['message']}")
         return False
+    if "output" in body:
+        out = body["output"]
+        print(f"   {'wrote' if out['written'] else 'already there, nothing written:'} {out['uri']}"
+              f" ({out['format']}, {out['rows']} rows, {out['bytes']} bytes)")
+        return True
     more = "; more: next_cursor" if body.get("next_cursor") else ""
     print(f"   {body['row_count']} rows{more}; columns: " + ", ".join(f"{c['name']}:{c['type']}" for c in body["columns"]))
     for row in body["rows"][:rows_shown]:
@@ -80,10 +87,13 @@ def main() -> int:
             "account": harness.SNOWFLAKE_ACCOUNT,
             "user": harness.SNOWFLAKE_USER.lower(),
         }))
+        stack.moto.s3().create_bucket(Bucket=harness.EVENTS_BUCKET)
         fn = stack.start_function(env={
             "ALPHA_VANTAGE_SECRET": SECRET_NAME,
             "SNOWFLAKE_SECRET": SNOWFLAKE_SECRET,
             "DEFAULT_TASK": json.dumps(DEFAULT_TASK),
+            "AWS_ENDPOINT_URL_S3": stack.moto.url,
+            "OUTPUT_S3_PREFIXES": f"s3://{harness.EVENTS_BUCKET}/exports/",
         })
     ok = True
     try:

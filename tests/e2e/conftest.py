@@ -22,7 +22,7 @@ PREMIUM = "SENTINEL-premium-key-0d4e8b"
 SECRET = "secret-fetch/alpha-vantage"
 SF_SECRET = "secret-fetch/snowflake"
 SF_PAT = "SENTINEL-snowflake-pat-5c9e2a"
-EVENTS_BUCKET = "secret-fetch-events"
+EVENTS_BUCKET = harness.EVENTS_BUCKET
 DEFAULT_TASK = {"provider": "alpha_vantage", "function": "GLOBAL_QUOTE", "symbol": "IBM"}
 
 
