@@ -41,6 +41,16 @@ def test_sentinel_secret_never_leaves_the_function(stack, fn):
     haystacks = [json.dumps(r) for r in responses] + [fn.output()]
     for f in stack.functions:
         haystacks.append(f.output())
+    # Every object written to S3 (the scheduled export event's, and any other
+    # test's), as text.
+    s3 = stack.moto.s3()
+    objects = 0
+    for bucket in s3.list_buckets()["Buckets"]:
+        for obj in s3.list_objects_v2(Bucket=bucket["Name"]).get("Contents", []):
+            body = s3.get_object(Bucket=bucket["Name"], Key=obj["Key"])["Body"].read()
+            haystacks.append(body.decode("latin-1"))
+            objects += 1
+    assert objects >= 1, "the scheduled export event wrote its object"
     # A line from the middle of the Snowflake private key's PEM body.
     key_line = harness.snowflake_private_key().splitlines()[5]
     assert len(key_line) > 40
