@@ -358,34 +358,31 @@ impl<S: SecretSource> App<S> {
         )
     }
 
-    /// A result's JSON body, with any secret an upstream echoed into it masked.
-    fn render(result: &FetchResult, redactor: &Redactor) -> Result<String, AppError> {
-        serde_json::to_string(result)
-            .map(|text| redactor.clean_json(text))
-            .map_err(|e| AppError::internal(format!("could not serialize the result: {e}")))
+    /// A result for a direct or scheduled caller, rendered once: its size
+    /// checked against the limit, searched (SIMD substring search) for a
+    /// credential an upstream echoed, and masked in the rare body that does.
+    /// The rows are freed before the runtime copies the text out.
+    fn serialize(&self, result: FetchResult, redactor: &Redactor) -> Result<Reply, AppError> {
+        let text = serde_json::value::to_raw_value(&result)
+            .map_err(|e| AppError::internal(format!("could not serialize the result: {e}")))?;
+        drop(result);
+        self.checked(text, redactor)
     }
 
-    /// A result for a direct or scheduled caller: kept as it is and
-    /// serialised once, by the runtime, as it is sent. Measured first (its
-    /// size against the limit, and whether it echoes a credential, in one
-    /// pass that keeps no text); only the rare body that echoes one is
-    /// rendered apart and masked.
-    fn serialize(&self, result: FetchResult, redactor: &Redactor) -> Result<Reply, AppError> {
-        let failed = |e: serde_json::Error| {
-            AppError::internal(format!("could not serialize the result: {e}"))
-        };
-        let (len, echoed) = redactor.measure(&result).map_err(failed)?;
-        let reply = if echoed {
-            let text = Self::render(&result, redactor)?;
-            Reply::raw(RawValue::from_string(text).map_err(failed)?)
-        } else {
-            Reply::result(result)
-        };
-        // Masking shortens a body, never lengthens it.
+    /// Rendered JSON within the response limit, with echoed credentials
+    /// masked (masking shortens a body, never lengthens it).
+    fn checked(&self, text: Box<RawValue>, redactor: &Redactor) -> Result<Reply, AppError> {
+        let len = text.get().len();
         if len > self.config.max_response_bytes {
             return Err(self.too_large(len));
         }
-        Ok(reply)
+        if !redactor.echoes_sent(text.get()) {
+            return Ok(Reply::raw(text));
+        }
+        let masked = redactor.clean_json(Box::<str>::from(text).into_string());
+        RawValue::from_string(masked)
+            .map(Reply::raw)
+            .map_err(|e| AppError::internal(format!("could not serialize the result: {e}")))
     }
 
     /// Shape a result as a proxy response; errors become error statuses.
@@ -397,28 +394,15 @@ impl<S: SecretSource> App<S> {
         redactor: &Redactor,
     ) -> (Reply, Option<AppError>) {
         let rendered = result.and_then(|r| {
-            // The result is escaped straight into the proxy response as the
-            // runtime sends it; only a body that echoes a credential is
-            // rendered apart and masked (credentials are JSON-safe text, so
-            // they read the same escaped).
-            let (len, echoed) = redactor
-                .measure(&http_response(style, 200, Body::Result(&r), &[]))
-                .map_err(|e| {
-                    AppError::internal(format!("could not serialize the response: {e}"))
-                })?;
-            if len > self.config.max_response_bytes {
-                return Err(self.too_large(len));
-            }
-            Ok(if echoed {
-                Reply::raw(proxy(
-                    style,
-                    200,
-                    Body::Text(&Self::render(&r, redactor)?),
-                    &[],
-                )?)
-            } else {
-                Reply::proxy(style, r)
-            })
+            // The result is escaped straight into the proxy response, once;
+            // credentials are JSON-safe text, so they read the same escaped.
+            let text =
+                serde_json::value::to_raw_value(&http_response(style, 200, Body::Result(&r), &[]))
+                    .map_err(|e| {
+                        AppError::internal(format!("could not serialize the response: {e}"))
+                    })?;
+            drop(r);
+            self.checked(text, redactor)
         });
         match rendered {
             Ok(response) => (response, None),

@@ -1,12 +1,11 @@
 //! Borrowed views of upstream JSON: strings that borrow from the body
-//! wherever they hold no escape, and a raw value's kind at a glance, so a
-//! large body is read without copying what it need not.
+//! wherever they hold no escape, so a large body is read without copying
+//! what it need not.
 
 use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, Visitor};
-use serde_json::value::RawValue;
 
 /// A JSON string, borrowed from the text unless it holds an escape.
 #[derive(Debug, PartialEq, Eq)]
@@ -34,11 +33,6 @@ impl<'de> Deserialize<'de> for Text<'de> {
     }
 }
 
-/// The first byte of a raw value: `{`, `[`, `"`, a digit, `t`, `f`, `n` …
-pub(crate) fn lead(raw: &RawValue) -> u8 {
-    raw.get().as_bytes().first().copied().unwrap_or(b' ')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,13 +43,5 @@ mod tests {
         assert!(matches!(t.0, Cow::Borrowed("plain")));
         let t: Text = serde_json::from_str(r#""a\nb""#).unwrap();
         assert_eq!(t.0, "a\nb");
-    }
-
-    #[test]
-    fn the_lead_byte_tells_the_kind() {
-        let raw = |t: &str| serde_json::from_str::<Box<RawValue>>(t).unwrap();
-        assert_eq!(lead(&raw(r#""x""#)), b'"');
-        assert_eq!(lead(&raw("null")), b'n');
-        assert_eq!(lead(&raw(" {} ")), b'{');
     }
 }

@@ -124,86 +124,14 @@ impl Redactor {
         out
     }
 
-    /// The length of `value`'s JSON and whether that JSON holds, verbatim, a
-    /// JSON-safe credential this invocation sent upstream — what
-    /// [`Redactor::echoes_sent`] says of the text — found in one pass that
-    /// keeps no more of the text than a search window.
-    pub(crate) fn measure<T: serde::Serialize + ?Sized>(
-        &self,
-        value: &T,
-    ) -> serde_json::Result<(usize, bool)> {
-        let secrets = self.sent.lock().unwrap_or_else(|p| p.into_inner());
-        let needles: Vec<&[u8]> = secrets
-            .iter()
-            .map(|s| s.expose_secret())
-            .filter(|s| json_safe(s) && !s.is_empty())
-            .map(str::as_bytes)
-            .collect();
-        let mut scan = Scan {
-            keep: needles.iter().map(|n| n.len()).max().unwrap_or(1) - 1,
-            needles,
-            window: Vec::new(),
-            len: 0,
-            found: false,
-        };
-        serde_json::to_writer(&mut scan, value)?;
-        scan.search();
-        Ok((scan.len, scan.found))
-    }
-
     /// Whether serialized JSON output holds, verbatim, a JSON-safe credential
     /// this invocation sent upstream (what [`Redactor::clean_json`] masks).
     pub(crate) fn echoes_sent(&self, json: &str) -> bool {
         let secrets = self.sent.lock().unwrap_or_else(|p| p.into_inner());
         secrets.iter().any(|secret| {
             let secret = secret.expose_secret();
-            json_safe(secret) && json.contains(secret)
+            json_safe(secret) && memchr::memmem::find(json.as_bytes(), secret.as_bytes()).is_some()
         })
-    }
-}
-
-/// A writer that counts bytes and looks for needles across writes, keeping
-/// only a window of the text (for [`Redactor::measure`]).
-struct Scan<'a> {
-    needles: Vec<&'a [u8]>,
-    /// Bytes kept from one window to the next, so a needle split between
-    /// two is found: the longest needle less one.
-    keep: usize,
-    window: Vec<u8>,
-    len: usize,
-    found: bool,
-}
-
-/// Bytes gathered before a window is searched.
-const SCAN_WINDOW: usize = 64 * 1024;
-
-impl Scan<'_> {
-    fn search(&mut self) {
-        if !self.found {
-            let w = &self.window;
-            self.found = self.needles.iter().any(|n| {
-                n.len() <= w.len() && w.windows(n.len()).any(|at| at[0] == n[0] && at == *n)
-            });
-        }
-        let cut = self.window.len().saturating_sub(self.keep);
-        self.window.drain(..cut);
-    }
-}
-
-impl std::io::Write for Scan<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.len += buf.len();
-        if !self.found && !self.needles.is_empty() {
-            self.window.extend_from_slice(buf);
-            if self.window.len() >= SCAN_WINDOW {
-                self.search();
-            }
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 
@@ -384,30 +312,6 @@ mod tests {
             !canonical(&out).contains(&canonical_secret(KEY)),
             "{text:?} -> {out:?}"
         );
-    }
-
-    #[test]
-    fn measure_counts_and_finds_what_echoes_sent_finds() {
-        let r = Redactor::new();
-        let plain = serde_json::json!({"rows": ["a", 1, {"b": "c"}]});
-        assert_eq!(
-            r.measure(&plain).unwrap(),
-            (serde_json::to_string(&plain).unwrap().len(), false)
-        );
-        r.add_sent(KEY);
-        // The credential far into a large document, across a window edge.
-        for pad in [0, SCAN_WINDOW - 10, SCAN_WINDOW, 3 * SCAN_WINDOW + 7] {
-            let doc =
-                serde_json::json!({"a": "x".repeat(pad), "echo": format!("..{KEY}.."), "n": 1});
-            let text = serde_json::to_string(&doc).unwrap();
-            assert_eq!(r.measure(&doc).unwrap(), (text.len(), true), "pad {pad}");
-            assert!(r.echoes_sent(&text));
-            let clean =
-                serde_json::json!({"a": "x".repeat(pad), "echo": "SENTINEL-av-key", "n": 1});
-            assert!(!r.measure(&clean).unwrap().1, "pad {pad}");
-        }
-        let split = serde_json::json!([format!("{}{}", "y".repeat(SCAN_WINDOW - 12), KEY)]);
-        assert!(r.measure(&split).unwrap().1);
     }
 
     #[test]

@@ -137,53 +137,27 @@ impl FetchResult {
     }
 }
 
-/// What the handler answers. A result is kept as it is and serialised
-/// once, by the runtime, as it sends it — no JSON text of the rows is held
-/// beside the runtime's own buffer; anything else is JSON text already.
+/// What the handler answers: JSON text, rendered once by the handler (its
+/// size checked and echoed credentials masked there) and copied out by the
+/// runtime as it sends it.
 #[derive(Debug)]
-pub struct Reply(ReplyKind);
-
-#[derive(Debug)]
-enum ReplyKind {
-    /// JSON text (errors, proxy errors, a masked result).
-    Raw(Box<serde_json::value::RawValue>),
-    /// A result for a direct or scheduled caller.
-    Result(Box<FetchResult>),
-    /// A result inside a 200 proxy response.
-    Proxy(HttpStyle, Box<FetchResult>),
-}
+pub struct Reply(Box<serde_json::value::RawValue>);
 
 impl Reply {
     /// JSON text.
     pub(crate) fn raw(json: Box<serde_json::value::RawValue>) -> Self {
-        Reply(ReplyKind::Raw(json))
-    }
-
-    /// A result, serialised when it is sent.
-    pub(crate) fn result(result: FetchResult) -> Self {
-        Reply(ReplyKind::Result(Box::new(result)))
-    }
-
-    /// A result in a 200 proxy response of `style`, serialised when it is sent.
-    pub(crate) fn proxy(style: HttpStyle, result: FetchResult) -> Self {
-        Reply(ReplyKind::Proxy(style, Box::new(result)))
+        Reply(json)
     }
 
     /// The JSON the runtime sends.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        self.0.get().to_owned()
     }
 }
 
 impl Serialize for Reply {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match &self.0 {
-            ReplyKind::Raw(json) => json.serialize(serializer),
-            ReplyKind::Result(result) => result.serialize(serializer),
-            ReplyKind::Proxy(style, result) => {
-                http_response(*style, 200, Body::Result(result), &[]).serialize(serializer)
-            }
-        }
+        self.0.serialize(serializer)
     }
 }
 

@@ -26,19 +26,19 @@
 //! A row whose cell count differs from `rowType` is an upstream fault, never
 //! a partial row.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
 use chrono::{
     DateTime, Datelike, Duration as ChronoDuration, FixedOffset, NaiveDate, NaiveTime, Timelike,
     Utc,
 };
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 #[cfg(test)]
 use serde_json::Map;
 use serde_json::value::RawValue;
 use serde_json::{Number, Value};
 
-use crate::borrowed::{Text, lead};
 use crate::error::{AppError, ErrorKind};
 use crate::response::{Column, ColumnType};
 use crate::table::Table;
@@ -218,37 +218,163 @@ impl RowDecoder {
 
     /// Decode one row's JSON text (an array of cells) into `table`, whose
     /// columns are this decoder's; a row of another length, or not an
-    /// array, is an upstream fault and leaves the table as it was.
+    /// array, is an upstream fault and leaves the table as it was. One pass
+    /// over the text: each cell is decoded as the parser reaches it, strings
+    /// borrowed from the text unless they hold an escape.
     pub(crate) fn push_row(&self, table: &mut Table, raw: &RawValue) -> Result<(), AppError> {
-        let cells: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(|_| {
-            AppError::new(
-                ErrorKind::UpstreamFailed,
-                "Snowflake sent a row that is not an array of cells",
-            )
-        })?;
-        if cells.len() != self.kinds.len() {
-            return Err(wrong_width(cells.len(), self.kinds.len()));
-        }
         let rows = table.rows();
-        for (&(kind, scale), cell) in self.kinds.iter().zip(cells) {
-            match lead(cell) {
-                b'"' => match serde_json::from_str::<Text<'_>>(cell.get()) {
-                    Ok(Text(text)) => push_cell(table, kind, scale, &text),
-                    Err(_) => {
-                        table.truncate_rows(rows);
-                        return Err(AppError::new(
-                            ErrorKind::UpstreamFailed,
-                            "Snowflake sent a cell that is not valid JSON text",
-                        ));
-                    }
-                },
-                b'n' => table.push_null(),
-                _ => match serde_json::from_str::<Value>(cell.get()) {
-                    Ok(value) => table.push_value(value),
-                    Err(_) => table.push_null(),
-                },
+        let mut fault = None;
+        let mut de = serde_json::Deserializer::from_str(raw.get());
+        let visitor = RowVisitor {
+            kinds: &self.kinds,
+            table: &mut *table,
+            fault: &mut fault,
+        };
+        match serde::Deserializer::deserialize_seq(&mut de, visitor) {
+            Ok(()) => Ok(()),
+            Err(_) => {
+                table.truncate_rows(rows);
+                Err(fault.unwrap_or_else(|| {
+                    AppError::new(
+                        ErrorKind::UpstreamFailed,
+                        "Snowflake sent a row that is not an array of cells",
+                    )
+                }))
             }
         }
+    }
+}
+
+/// A row's cells, decoded into the table by their columns' kinds as the
+/// parser visits them.
+struct RowVisitor<'t> {
+    kinds: &'t [(CellKind, usize)],
+    table: &'t mut Table,
+    fault: &'t mut Option<AppError>,
+}
+
+impl<'de> Visitor<'de> for RowVisitor<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of cells")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut n = 0;
+        loop {
+            let more = match self.kinds.get(n) {
+                Some(&(kind, scale)) => seq
+                    .next_element_seed(CellSeed {
+                        kind,
+                        scale,
+                        table: &mut *self.table,
+                        fault: &mut *self.fault,
+                    })?
+                    .is_some(),
+                // Past the columns: only counted, for the error.
+                None => seq.next_element::<IgnoredAny>()?.is_some(),
+            };
+            if !more {
+                break;
+            }
+            n += 1;
+        }
+        if n != self.kinds.len() {
+            *self.fault = Some(wrong_width(n, self.kinds.len()));
+            return Err(de::Error::custom("row width"));
+        }
+        Ok(())
+    }
+}
+
+/// One cell of a known kind.
+struct CellSeed<'t> {
+    kind: CellKind,
+    scale: usize,
+    table: &'t mut Table,
+    fault: &'t mut Option<AppError>,
+}
+
+impl<'de> DeserializeSeed<'de> for CellSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        let fault = self.fault;
+        let visitor = CellVisitor {
+            kind: self.kind,
+            scale: self.scale,
+            table: self.table,
+        };
+        deserializer.deserialize_any(visitor).inspect_err(|_| {
+            if fault.is_none() {
+                *fault = Some(AppError::new(
+                    ErrorKind::UpstreamFailed,
+                    "Snowflake sent a cell that is not valid JSON text",
+                ));
+            }
+        })
+    }
+}
+
+struct CellVisitor<'t> {
+    kind: CellKind,
+    scale: usize,
+    table: &'t mut Table,
+}
+
+impl<'de> Visitor<'de> for CellVisitor<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a cell")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        push_cell(self.table, self.kind, self.scale, v);
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.table.push_null();
+        Ok(())
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.table.push_null();
+        Ok(())
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.table.push_bool(v);
+        Ok(())
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        self.table.push_value(Value::from(v));
+        Ok(())
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        self.table.push_value(Value::from(v));
+        Ok(())
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        self.table
+            .push_value(Number::from_f64(v).map_or(Value::Null, Value::Number));
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        let value = Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+        self.table.push_value(value);
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        let value = Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        self.table.push_value(value);
         Ok(())
     }
 }
@@ -276,6 +402,15 @@ fn push_cell(table: &mut Table, kind: CellKind, scale: usize, cell: &str) {
                 _ => table.push_value(decode_kind(kind, scale, cell)),
             }
         }
+        CellKind::Fixed | CellKind::Decfloat => match plain_decimal(cell) {
+            // What `decimal` makes of it, without its temporary strings.
+            Some(true) => match cell.parse::<f64>() {
+                Ok(f) if f.is_finite() => table.push_float(f),
+                _ => table.push_value(decode_kind(kind, scale, cell)),
+            },
+            Some(false) => table.push_text(cell),
+            None => table.push_value(decode_kind(kind, scale, cell)),
+        },
         CellKind::Date => match days(cell).filter(|d| (0..=9999).contains(&d.year())) {
             Some(d) => table.push_text_with(|s| {
                 let _ = write!(s, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day());
@@ -305,6 +440,33 @@ fn push_cell(table: &mut Table, kind: CellKind, scale: usize, cell: &str) {
         }
         _ => table.push_value(decode_kind(kind, scale, cell)),
     }
+}
+
+/// For a plain decimal with a fraction (`-?digits.digits`, as Snowflake
+/// sends a NUMBER with a scale): whether it has at most 15 significant
+/// digits (exact as a double, so a number) or more (kept as its text);
+/// `None` for any other shape, which [`decimal`] judges.
+fn plain_decimal(cell: &str) -> Option<bool> {
+    let unsigned = cell.strip_prefix('-').unwrap_or(cell).as_bytes();
+    let dot = unsigned.iter().position(|&b| b == b'.')?;
+    let (whole, frac) = (&unsigned[..dot], &unsigned[dot + 1..]);
+    if whole.is_empty()
+        || frac.is_empty()
+        || !whole.iter().all(u8::is_ascii_digit)
+        || !frac.iter().all(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    let digits = || whole.iter().chain(frac);
+    let significant = match digits().position(|&b| b != b'0') {
+        // All zeros: no significant digit.
+        None => 0,
+        Some(first) => {
+            let last = digits().rev().position(|&b| b != b'0').unwrap_or(0);
+            whole.len() + frac.len() - first - last
+        }
+    };
+    Some(significant <= 15)
 }
 
 /// A DATE cell (days since 1970) as a date.
