@@ -33,7 +33,84 @@ const ATTEMPTS: u32 = 4;
 /// A partition's rows, each kept as its JSON text (an array of cells) and
 /// decoded only when it goes into a page: a partition in memory costs little
 /// more than its body.
-pub(crate) type Rows = Vec<Box<RawValue>>;
+/// A partition's rows: the JSON text of each (an array of cells), as spans
+/// of one buffer — the partition's own body — so a downloaded partition is
+/// delimited in one pass with no allocation or copy per row.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Rows {
+    text: String,
+    spans: Vec<(u32, u32)>,
+}
+
+impl Rows {
+    /// The rows of a partition's body: `{"data": [...]}` as documented, or
+    /// the bare array of rows. `None` when it is neither (or over 4 GiB).
+    pub(crate) fn parse(body: Vec<u8>) -> Option<Rows> {
+        #[derive(Deserialize)]
+        struct Partition<'a> {
+            #[serde(borrow)]
+            data: Vec<&'a RawValue>,
+        }
+        let text = String::from_utf8(body).ok()?;
+        let raws = match text.bytes().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'[') => serde_json::from_str::<Vec<&RawValue>>(&text).ok()?,
+            _ => serde_json::from_str::<Partition<'_>>(&text).ok()?.data,
+        };
+        let base = text.as_ptr() as usize;
+        let spans = raws
+            .iter()
+            .map(|raw| {
+                let start = raw.get().as_ptr() as usize - base;
+                Some((
+                    u32::try_from(start).ok()?,
+                    u32::try_from(start + raw.get().len()).ok()?,
+                ))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        drop(raws);
+        Some(Rows { text, spans })
+    }
+
+    /// Rows given as their JSON texts.
+    pub(crate) fn from_texts<'a>(rows: impl IntoIterator<Item = &'a str>) -> Rows {
+        let mut out = Rows::default();
+        for row in rows {
+            let start = out.text.len() as u32;
+            out.text.push_str(row);
+            out.spans.push((start, out.text.len() as u32));
+        }
+        out
+    }
+
+    /// How many rows.
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether there are none.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Each row's JSON text, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+        self.spans
+            .iter()
+            .map(|&(s, e)| &self.text[s as usize..e as usize])
+    }
+}
+
+/// Partition 0 inside a statement's answer (small beside the downloads):
+/// read as raw rows, then laid out as [`Rows`].
+impl<'de> Deserialize<'de> for Rows {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raws = Vec::<Box<RawValue>>::deserialize(deserializer)?;
+        if raws.iter().map(|r| r.get().len()).sum::<usize>() > u32::MAX as usize {
+            return Err(serde::de::Error::custom("partition 0 is over 4 GiB"));
+        }
+        Ok(Rows::from_texts(raws.iter().map(|r| r.get())))
+    }
+}
 
 /// Where to send requests, and as whom.
 pub(crate) struct Connection {
@@ -295,17 +372,8 @@ impl SnowflakeClient {
         if answer.status != StatusCode::OK {
             return Err(error_for(&answer));
         }
-        #[derive(Deserialize)]
-        struct Partition {
-            data: Rows,
-        }
-        // `{"data": [...]}` as documented, or the bare array of rows.
-        let first = answer.body.iter().find(|b| !b.is_ascii_whitespace());
-        let parsed = match first {
-            Some(b'[') => serde_json::from_slice::<Rows>(&answer.body),
-            _ => serde_json::from_slice::<Partition>(&answer.body).map(|p| p.data),
-        };
-        parsed.map_err(|_| {
+        let parsed = Rows::parse(answer.body);
+        parsed.ok_or_else(|| {
             AppError::new(
                 ErrorKind::UpstreamFailed,
                 format!("Snowflake partition {n} is not the expected JSON"),

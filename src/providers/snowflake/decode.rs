@@ -36,7 +36,6 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 #[cfg(test)]
 use serde_json::Map;
-use serde_json::value::RawValue;
 use serde_json::{Number, Value};
 
 use crate::error::{AppError, ErrorKind};
@@ -221,10 +220,10 @@ impl RowDecoder {
     /// array, is an upstream fault and leaves the table as it was. One pass
     /// over the text: each cell is decoded as the parser reaches it, strings
     /// borrowed from the text unless they hold an escape.
-    pub(crate) fn push_row(&self, table: &mut Table, raw: &RawValue) -> Result<(), AppError> {
+    pub(crate) fn push_row(&self, table: &mut Table, raw: &str) -> Result<(), AppError> {
         let rows = table.rows();
         let mut fault = None;
-        let mut de = serde_json::Deserializer::from_str(raw.get());
+        let mut de = serde_json::Deserializer::from_str(raw);
         let visitor = RowVisitor {
             kinds: &self.kinds,
             table: &mut *table,
@@ -392,25 +391,10 @@ fn wrong_width(cells: usize, columns: usize) -> AppError {
 fn push_cell(table: &mut Table, kind: CellKind, scale: usize, cell: &str) {
     match kind {
         CellKind::Text => table.push_text(cell),
-        CellKind::Fixed if cell.len() < 16 && !cell.is_empty() => {
-            // At most 15 digits: exactly an i64 within ±(2^53 − 1).
-            let digits = cell.strip_prefix('-').unwrap_or(cell);
-            match cell.parse::<i64>() {
-                Ok(n) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
-                    table.push_int(n)
-                }
-                _ => table.push_value(decode_kind(kind, scale, cell)),
-            }
+        CellKind::Fixed | CellKind::Decfloat => push_number(table, kind, scale, cell),
+        CellKind::Date if let Some(text) = cell.parse::<i64>().ok().and_then(iso_date) => {
+            table.push_text(std::str::from_utf8(&text).unwrap_or_default())
         }
-        CellKind::Fixed | CellKind::Decfloat => match plain_decimal(cell) {
-            // What `decimal` makes of it, without its temporary strings.
-            Some(true) => match cell.parse::<f64>() {
-                Ok(f) if f.is_finite() => table.push_float(f),
-                _ => table.push_value(decode_kind(kind, scale, cell)),
-            },
-            Some(false) => table.push_text(cell),
-            None => table.push_value(decode_kind(kind, scale, cell)),
-        },
         CellKind::Date => match days(cell).filter(|d| (0..=9999).contains(&d.year())) {
             Some(d) => table.push_text_with(|s| {
                 let _ = write!(s, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day());
@@ -442,6 +426,29 @@ fn push_cell(table: &mut Table, kind: CellKind, scale: usize, cell: &str) {
     }
 }
 
+/// A NUMBER or DECFLOAT cell: what [`decimal`] makes of it, with the
+/// shapes Snowflake sends (digits, or digits with a fraction) decoded
+/// without its temporary strings.
+fn push_number(table: &mut Table, kind: CellKind, scale: usize, cell: &str) {
+    let digits = cell.strip_prefix('-').unwrap_or(cell);
+    // At most 15 digits: exactly an i64 within ±(2^53 − 1).
+    if kind == CellKind::Fixed
+        && (1..16).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(n) = cell.parse::<i64>()
+    {
+        return table.push_int(n);
+    }
+    match plain_decimal(cell) {
+        Some(true) => match cell.parse::<f64>() {
+            Ok(f) if f.is_finite() => table.push_float(f),
+            _ => table.push_value(decode_kind(kind, scale, cell)),
+        },
+        Some(false) => table.push_text(cell),
+        None => table.push_value(decode_kind(kind, scale, cell)),
+    }
+}
+
 /// For a plain decimal with a fraction (`-?digits.digits`, as Snowflake
 /// sends a NUMBER with a scale): whether it has at most 15 significant
 /// digits (exact as a double, so a number) or more (kept as its text);
@@ -467,6 +474,38 @@ fn plain_decimal(cell: &str) -> Option<bool> {
         }
     };
     Some(significant <= 15)
+}
+
+/// Days since 1970-01-01 as `YYYY-MM-DD`, for years 0–9999 (what chrono
+/// and [`days`] give, without their arithmetic and formatter): the civil
+/// calendar from days, after Howard Hinnant's `civil_from_days`.
+fn iso_date(days: i64) -> Option<[u8; 10]> {
+    // 0000-01-01 and 9999-12-31.
+    if !(-719_528..=2_932_896).contains(&days) {
+        return None;
+    }
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let digit = |n: i64| b'0' + (n % 10) as u8;
+    Some([
+        digit(year / 1000),
+        digit(year / 100),
+        digit(year / 10),
+        digit(year),
+        b'-',
+        digit(month / 10),
+        digit(month),
+        b'-',
+        digit(day / 10),
+        digit(day),
+    ])
 }
 
 /// A DATE cell (days since 1970) as a date.
@@ -658,6 +697,27 @@ fn fraction(nanos: u32, scale: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn iso_dates_agree_with_chrono_over_every_year() {
+        use super::{days, iso_date};
+        let check = |d: i64| {
+            let want = days(&d.to_string()).map(|n| n.format("%Y-%m-%d").to_string());
+            let got = iso_date(d).map(|t| String::from_utf8(t.to_vec()).unwrap());
+            assert_eq!(got, want.filter(|s| s.len() == 10), "day {d}");
+        };
+        // Every day of the first and last centuries, leap rules included,
+        // and a stride through everything between.
+        for d in (-719_528..-682_000).chain(2_896_000..2_932_897).step_by(1) {
+            check(d);
+        }
+        for d in (-719_528..2_932_897).step_by(97) {
+            check(d);
+        }
+        assert_eq!(iso_date(-719_529), None);
+        assert_eq!(iso_date(2_932_897), None);
+        assert_eq!(iso_date(0).unwrap(), *b"1970-01-01");
+    }
+
     use super::*;
     use serde_json::json;
 

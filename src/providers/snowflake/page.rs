@@ -7,7 +7,6 @@ use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, Stream, StreamExt};
-use serde_json::value::RawValue;
 
 use super::client::{Connection, ResultMeta, Rows, SnowflakeClient};
 use super::decode::{RowDecoder, unique_names};
@@ -46,8 +45,8 @@ pub(crate) fn fetch_partitions<'a>(
 
 /// The encoded size of a row, estimated from its JSON text and the names
 /// that will key it (close to the JSON the decoder produces).
-fn estimate(names: &[String], raw: &RawValue) -> usize {
-    raw.get().len() + names.iter().map(|n| n.len() + 4).sum::<usize>()
+fn estimate(names: &[String], raw: &str) -> usize {
+    raw.len() + names.iter().map(|n| n.len() + 4).sum::<usize>()
 }
 
 /// Collect rows from `start`; `fetch` streams a range of partitions ≥ 1 in
@@ -242,7 +241,7 @@ where
         let take = data.len().min(max_rows - done.rows);
         let mut table = Table::new(names.clone());
         table.reserve(take, 0);
-        for raw in &data[..take] {
+        for raw in data.iter().take(take) {
             decoder.push_row(&mut table, raw)?;
         }
         drop(data);
@@ -285,9 +284,8 @@ mod tests {
     }
 
     fn partition(p: usize) -> Rows {
-        (0..4)
-            .map(|r| serde_json::value::to_raw_value(&[format!("{p}.{r}")]).unwrap())
-            .collect()
+        let rows: Vec<String> = (0..4).map(|r| format!(r#"["{p}.{r}"]"#)).collect();
+        Rows::from_texts(rows.iter().map(String::as_str))
     }
 
     async fn run(

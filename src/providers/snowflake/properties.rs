@@ -41,7 +41,7 @@ proptest! {
         // The row decoder writes the same value straight into a table.
         let mut table = Table::new(vec!["C".into()]);
         let raw = serde_json::value::to_raw_value(&[&cell]).unwrap();
-        RowDecoder::new(std::slice::from_ref(&column)).push_row(&mut table, &raw).unwrap();
+        RowDecoder::new(std::slice::from_ref(&column)).push_row(&mut table, raw.get()).unwrap();
         prop_assert_eq!(
             serde_json::to_string(&table.row_map(0)["C"]).unwrap(),
             serde_json::to_string(&reference).unwrap()
@@ -74,7 +74,7 @@ proptest! {
         let reference = decode_row(&row_type, &names, cells.clone()).unwrap();
         let mut table = Table::new(names);
         let raw = serde_json::value::to_raw_value(&cells).unwrap();
-        RowDecoder::new(&row_type).push_row(&mut table, &raw).unwrap();
+        RowDecoder::new(&row_type).push_row(&mut table, raw.get()).unwrap();
         prop_assert_eq!(
             serde_json::to_string(&table.row_map(0)).unwrap(),
             serde_json::to_string(&reference).unwrap()
