@@ -237,6 +237,47 @@ impl Table {
         }
     }
 
+    /// Append the first `rows` rows of `other` (a table with the same
+    /// columns, decoded apart): its cells rebased onto this table's text and
+    /// values. Only the text those rows use is copied.
+    pub(crate) fn append(&mut self, other: Table, rows: usize) {
+        let width = self.names.len();
+        let cells = &other.cells[..(rows * width).min(other.cells.len())];
+        if self.cells.is_empty() && cells.len() == other.cells.len() {
+            // The whole of it, first: nothing to rebase.
+            let names = std::mem::take(&mut self.names);
+            *self = Table { names, ..other };
+            return;
+        }
+        let whole = cells.len() == other.cells.len();
+        let text_base = self.text.len();
+        if whole {
+            self.text.push_str(&other.text);
+        }
+        self.cells.reserve(cells.len());
+        let mut values = other.values.into_iter().map(Some).collect::<Vec<_>>();
+        for cell in cells {
+            match *cell {
+                Cell::Text(s, e) if whole => {
+                    let moved = (
+                        u32::try_from(s as usize + text_base),
+                        u32::try_from(e as usize + text_base),
+                    );
+                    self.cells.push(match moved {
+                        (Ok(s), Ok(e)) => Cell::Text(s, e),
+                        _ => Cell::Null,
+                    });
+                }
+                Cell::Text(s, e) => self.push_text(&other.text[s as usize..e as usize]),
+                Cell::Json(i) => match values.get_mut(i as usize).and_then(Option::take) {
+                    Some(value) => self.push_json(value),
+                    None => self.cells.push(Cell::Null),
+                },
+                ref other => self.cells.push(other.clone()),
+            }
+        }
+    }
+
     /// Drop the cells of a row begun but not finished (after an error
     /// part-way through it).
     pub(crate) fn truncate_rows(&mut self, rows: usize) {

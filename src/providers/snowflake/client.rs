@@ -216,6 +216,7 @@ impl SnowflakeClient {
         path_and_query: &str,
         body: Option<&Value>,
         deadline: &Deadline,
+        inflate: bool,
     ) -> Result<Answer, AppError> {
         let budget = deadline.bound(self.request_timeout);
         if budget.is_zero() {
@@ -244,13 +245,15 @@ impl SnowflakeClient {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         let raw = read_answer_body(SERVICE, response, self.max_body, deadline, budget).await?;
-        let body = if status.is_success() {
-            gunzip(raw, self.max_body)?
-        } else {
+        let body = if !status.is_success() {
             // An error body only describes the error: one that does not
             // gunzip (cut at the prefix, or corrupt) is dropped, and the
             // status still says what went wrong.
             gunzip(raw, ERROR_BODY_BYTES).unwrap_or_default()
+        } else if inflate {
+            gunzip(raw, self.max_body)?
+        } else {
+            raw
         };
         Ok(Answer {
             status,
@@ -268,13 +271,14 @@ impl SnowflakeClient {
         path: &dyn Fn(bool) -> String,
         body: Option<&Value>,
         deadline: &Deadline,
+        inflate: bool,
     ) -> Result<Answer, AppError> {
         let mut retrying = false;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let result = self
-                .once(conn, method.clone(), &path(retrying), body, deadline)
+                .once(conn, method.clone(), &path(retrying), body, deadline, inflate)
                 .await;
             let (wait, last_error) = match result {
                 Ok(a) if is_retryable(a.status) && attempt < ATTEMPTS => {
@@ -319,7 +323,7 @@ impl SnowflakeClient {
             format!("/api/v2/statements?requestId={request_id}{retry}")
         };
         let answer = self
-            .send(conn, Method::POST, &path, Some(body), deadline)
+            .send(conn, Method::POST, &path, Some(body), deadline, true)
             .await?;
         outcome(answer)
     }
@@ -332,7 +336,7 @@ impl SnowflakeClient {
         deadline: &Deadline,
     ) -> Result<StatementStatus, AppError> {
         let path = |_: bool| format!("/api/v2/statements/{}", encode_handle(handle));
-        let answer = self.send(conn, Method::GET, &path, None, deadline).await?;
+        let answer = self.send(conn, Method::GET, &path, None, deadline, true).await?;
         outcome(answer)
     }
 
@@ -350,6 +354,7 @@ impl SnowflakeClient {
                 &format!("/api/v2/statements/{}/cancel", encode_handle(handle)),
                 Some(&Value::Object(Map::new())),
                 deadline,
+                true,
             )
             .await?;
         if answer.status.is_success() {
@@ -360,25 +365,51 @@ impl SnowflakeClient {
     }
 
     /// Rows of partition `n` (≥ 1).
-    pub(crate) async fn partition(
+    /// The body of partition `n` (≥ 1) as it came, gzip or not: the
+    /// download only, so a download slot is free again as soon as its bytes
+    /// are in; [`SnowflakeClient::rows`] inflates and delimits it.
+    pub(crate) async fn partition_body(
         &self,
         conn: &Connection,
         handle: &str,
         n: usize,
         deadline: &Deadline,
-    ) -> Result<Rows, AppError> {
+    ) -> Result<Vec<u8>, AppError> {
         let path = |_: bool| format!("/api/v2/statements/{}?partition={n}", encode_handle(handle));
-        let answer = self.send(conn, Method::GET, &path, None, deadline).await?;
+        let answer = self.send(conn, Method::GET, &path, None, deadline, false).await?;
         if answer.status != StatusCode::OK {
             return Err(error_for(&answer));
         }
-        let parsed = Rows::parse(answer.body);
-        parsed.ok_or_else(|| {
+        Ok(answer.body)
+    }
+
+    /// The rows of partition `n`'s body (from [`SnowflakeClient::partition_body`]):
+    /// gunzipped within the body cap and delimited.
+    pub(crate) fn rows(&self, n: usize, body: Vec<u8>) -> Result<Rows, AppError> {
+        Rows::parse(gunzip(body, self.max_body)?).ok_or_else(|| {
             AppError::new(
                 ErrorKind::UpstreamFailed,
                 format!("Snowflake partition {n} is not the expected JSON"),
             )
         })
+    }
+
+    /// [`SnowflakeClient::rows`], on the blocking pool for a large body.
+    pub(crate) async fn rows_off_thread(&self, n: usize, body: Vec<u8>) -> Result<Rows, AppError> {
+        if body.len() <= OFF_THREAD_BYTES {
+            return self.rows(n, body);
+        }
+        let max = self.max_body;
+        tokio::task::spawn_blocking(move || {
+            Rows::parse(gunzip(body, max)?).ok_or_else(|| {
+                AppError::new(
+                    ErrorKind::UpstreamFailed,
+                    format!("Snowflake partition {n} is not the expected JSON"),
+                )
+            })
+        })
+        .await
+        .map_err(|_| AppError::internal("reading a Snowflake partition failed"))?
     }
 }
 
@@ -406,13 +437,22 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base + jitter)
 }
 
+/// Bodies larger than this are inflated and delimited on the blocking pool.
+const OFF_THREAD_BYTES: usize = 64 * 1024;
+
 /// Gunzip `raw` if it is gzip, streaming, and stop as soon as the output
 /// passes `max` bytes (a gzip bomb costs at most `max`).
 fn gunzip(raw: Vec<u8>, max: usize) -> Result<Vec<u8>, AppError> {
     if raw.len() < 2 || raw[0] != 0x1f || raw[1] != 0x8b {
         return Ok(raw);
     }
-    let mut out = Vec::with_capacity(raw.len().saturating_mul(4).min(max));
+    // The trailer's ISIZE (the size mod 2^32 of the last member) sizes the
+    // output at once for the usual single-member body.
+    let isize = raw
+        .last_chunk::<4>()
+        .map_or(0, |t| u32::from_le_bytes(*t) as usize);
+    let guess = if isize > raw.len() { isize } else { raw.len().saturating_mul(4) };
+    let mut out = Vec::with_capacity(guess.min(max).saturating_add(1));
     flate2::read::MultiGzDecoder::new(&raw[..])
         .take(max as u64 + 1)
         .read_to_end(&mut out)

@@ -608,7 +608,6 @@ impl Execution<'_> {
             start,
             self.plan.max_rows,
             budget,
-            concurrency,
             fetch,
         )
         .await?;

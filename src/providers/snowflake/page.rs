@@ -38,8 +38,13 @@ pub(crate) fn fetch_partitions<'a>(
     concurrency: usize,
     deadline: &'a Deadline,
 ) -> impl Stream<Item = Result<Rows, AppError>> + 'a {
+    // Two stages: at most `concurrency` downloads in flight, each slot free
+    // again as soon as its bytes are in, and as many bodies inflated and
+    // delimited on the blocking pool behind them.
     stream::iter(range)
-        .map(move |n| client.partition(conn, handle, n, deadline))
+        .map(move |n| async move { (n, client.partition_body(conn, handle, n, deadline).await) })
+        .buffered(concurrency.max(1))
+        .map(move |(n, body)| async move { client.rows_off_thread(n, body?).await })
         .buffered(concurrency.max(1))
 }
 
@@ -49,15 +54,71 @@ fn estimate(names: &[String], raw: &str) -> usize {
     raw.len() + names.iter().map(|n| n.len() + 4).sum::<usize>()
 }
 
+/// One partition's rows from `start`, decoded apart from the page (on the
+/// blocking pool, while the next partitions download and decode), with each
+/// row's estimated size for the page's byte budget.
+struct Decoded {
+    table: Table,
+    /// The estimate of each decoded row, and of the row that failed (last).
+    sizes: Vec<usize>,
+    /// The row that failed to decode: raised only if the page reaches it.
+    error: Option<AppError>,
+    /// Rows in the partition.
+    total: usize,
+}
+
+/// Decode rows `start..start + cap` of partition `p` (whose `partitionInfo`
+/// promises `expected` rows).
+fn decode_partition(
+    p: usize,
+    data: Rows,
+    expected: Option<usize>,
+    start: usize,
+    cap: usize,
+    names: Vec<String>,
+    decoder: &RowDecoder,
+) -> Result<Decoded, AppError> {
+    check_count(p, &data, expected)?;
+    if start > data.len() {
+        return Err(AppError::bad_request(
+            "invalid cursor: it points past the end of a partition",
+        ));
+    }
+    let take = (data.len() - start).min(cap);
+    let mut sizes = Vec::with_capacity(take);
+    for raw in data.iter().skip(start).take(take) {
+        sizes.push(estimate(&names, raw));
+    }
+    let mut table = Table::new(names);
+    table.reserve(take, 0);
+    for (k, raw) in data.iter().skip(start).take(take).enumerate() {
+        if let Err(err) = decoder.push_row(&mut table, raw) {
+            sizes.truncate(k + 1);
+            return Ok(Decoded {
+                table,
+                sizes,
+                error: Some(err),
+                total: data.len(),
+            });
+        }
+    }
+    Ok(Decoded {
+        table,
+        sizes,
+        error: None,
+        total: data.len(),
+    })
+}
+
 /// Collect rows from `start`; `fetch` streams a range of partitions ≥ 1 in
-/// order. Each partition is decoded as it arrives.
+/// order. Each partition is decoded on the blocking pool as it arrives, so
+/// decoding runs beside the downloads and beside the page's assembly.
 pub(crate) async fn collect<F, S>(
     meta: &ResultMeta,
     first: Rows,
     start: (usize, usize),
     max_rows: usize,
     budget: usize,
-    concurrency: usize,
     fetch: F,
 ) -> Result<Paged, AppError>
 where
@@ -77,9 +138,10 @@ where
             .and_then(|i| i.uncompressed_size)
             .unwrap_or(0) as usize
     };
+    let count = |n: usize| meta.partition_info.get(n).map(|i| i.row_count);
     check_row_type(meta, &first)?;
     let names = unique_names(&meta.row_type);
-    let decoder = RowDecoder::new(&meta.row_type);
+    let decoder = std::sync::Arc::new(RowDecoder::new(&meta.row_type));
     let mut paged = Paged {
         rows: Table::new(names.clone()),
         next: None,
@@ -95,22 +157,68 @@ where
             paged.next = Some((p, offset));
             return Ok(paged);
         }
-        let data = if p == 0 {
-            first.take().unwrap_or_default()
+        let decoded = if p == 0 {
+            let data = first.take().unwrap_or_default();
+            decode_partition(
+                0,
+                data,
+                count(0),
+                offset,
+                max_rows - rows,
+                names.clone(),
+                &decoder,
+            )?
         } else {
             if batch.as_ref().is_none_or(|(end, _)| p >= *end) {
+                // Every partition the page can use: while they fit the byte
+                // budget and `max_rows` wants more rows. One stream, so the
+                // next download starts as soon as one is done (at most
+                // `concurrency` in flight, and as many decoded ahead).
                 let room = budget.saturating_sub(bytes);
                 let mut end = p + 1;
                 let mut planned = size(p);
+                let mut wanted = count(p).unwrap_or(0).saturating_sub(offset);
                 while end < parts
-                    && end - p < concurrency.max(1)
+                    && rows + wanted < max_rows
                     && planned.saturating_add(size(end)) <= room
                 {
                     planned = planned.saturating_add(size(end));
+                    wanted += count(end).unwrap_or(0);
                     end += 1;
                 }
                 paged.fetched += (end - p) as u32;
-                batch = Some((end, Box::pin(fetch(p..end))));
+                // The rows each partition of the batch can still give.
+                let mut plan = Vec::with_capacity(end - p);
+                let mut before = rows;
+                for n in p..end {
+                    let start = if n == p { offset } else { 0 };
+                    plan.push((n, start, max_rows.saturating_sub(before)));
+                    before += count(n).unwrap_or(0).saturating_sub(start);
+                }
+                let expected: Vec<Option<usize>> = (p..end).map(count).collect();
+                let names = names.clone();
+                let decoder = decoder.clone();
+                let decoding = fetch(p..end)
+                    .zip(stream::iter(plan.into_iter().zip(expected)))
+                    .map(move |(got, ((n, start, cap), expected))| {
+                        let names = names.clone();
+                        let decoder = decoder.clone();
+                        async move {
+                            let data = got?;
+                            tokio::task::spawn_blocking(move || {
+                                decode_partition(n, data, expected, start, cap, names, &decoder)
+                            })
+                            .await
+                            .map_err(|_| {
+                                AppError::internal("decoding a Snowflake partition failed")
+                            })?
+                        }
+                    })
+                    // Decoded ahead without a bound of its own: the plan
+                    // is already bounded by the byte budget, and a full
+                    // decode queue would stall the downloads behind it.
+                    .buffered(end - p);
+                batch = Some((end, Box::pin(decoding)));
             }
             let waiting = Instant::now();
             let next = match batch.as_mut() {
@@ -118,26 +226,47 @@ where
                 None => None,
             };
             paged.waited += waiting.elapsed();
-            // A stream that ends early leaves the partition empty, which
-            // its partitionInfo then refuses.
-            next.transpose()?.unwrap_or_default()
+            match next {
+                Some(decoded) => decoded?,
+                // A stream that ends early leaves the partition empty,
+                // which its partitionInfo then refuses.
+                None => decode_partition(
+                    p,
+                    Rows::default(),
+                    count(p),
+                    offset,
+                    0,
+                    Vec::new(),
+                    &decoder,
+                )?,
+            }
         };
-        check_partition(meta, p, &data)?;
-        if offset > data.len() {
-            return Err(AppError::bad_request(
-                "invalid cursor: it points past the end of a partition",
-            ));
-        }
-        paged.rows.reserve(data.len() - offset, 0);
-        for (i, raw) in data.iter().enumerate().skip(offset) {
-            let est = estimate(&names, raw);
-            let rows = paged.rows.rows();
+        let Decoded {
+            table,
+            sizes,
+            error,
+            total,
+        } = decoded;
+        let failed = error.is_some();
+        let mut take = 0;
+        for (k, &est) in sizes.iter().enumerate() {
+            let rows = paged.rows.rows() + take;
             if rows >= max_rows || (bytes + est > budget && rows > 0) {
-                paged.next = Some((p, i));
+                paged.rows.append(table, take);
+                paged.next = Some((p, offset + k));
                 return Ok(paged);
             }
             bytes += est;
-            decoder.push_row(&mut paged.rows, raw)?;
+            if failed && k + 1 == sizes.len() {
+                return Err(error.unwrap_or_else(|| AppError::internal("row decode")));
+            }
+            take += 1;
+        }
+        paged.rows.append(table, take);
+        if offset + take < total {
+            // `max_rows` ended the page inside this partition.
+            paged.next = Some((p, offset + take));
+            return Ok(paged);
         }
         offset = 0;
         p += 1;
@@ -158,13 +287,18 @@ fn check_row_type(meta: &ResultMeta, first: &Rows) -> Result<(), AppError> {
 
 /// Partition `p` must hold the rows its `partitionInfo` promises.
 fn check_partition(meta: &ResultMeta, p: usize, data: &Rows) -> Result<(), AppError> {
-    match meta.partition_info.get(p) {
-        Some(info) if info.row_count != data.len() => Err(AppError::new(
+    check_count(p, data, meta.partition_info.get(p).map(|i| i.row_count))
+}
+
+/// Partition `p` must hold the `expected` rows (when known).
+fn check_count(p: usize, data: &Rows, expected: Option<usize>) -> Result<(), AppError> {
+    match expected {
+        Some(row_count) if row_count != data.len() => Err(AppError::new(
             ErrorKind::UpstreamFailed,
             format!(
                 "Snowflake partition {p} holds {} rows where its partitionInfo says {}",
                 data.len(),
-                info.row_count
+                row_count
             ),
         )),
         _ => Ok(()),
@@ -298,7 +432,7 @@ mod tests {
             calls.borrow_mut().push(r.clone());
             stream::iter(r.map(|p| Ok(partition(p))))
         };
-        let paged = collect(&meta(), partition(0), start, max_rows, budget, 4, fetch)
+        let paged = collect(&meta(), partition(0), start, max_rows, budget, fetch)
             .await
             .unwrap();
         let values = paged
@@ -308,6 +442,51 @@ mod tests {
             .map(|r| r["V"].as_str().unwrap().to_owned())
             .collect();
         (values, paged.next, calls.into_inner())
+    }
+
+    /// `parts` partitions of 4 rows.
+    fn meta_of(parts: usize) -> ResultMeta {
+        let info: Vec<_> = (0..parts)
+            .map(|_| json!({"rowCount": 4, "uncompressedSize": 100}))
+            .collect();
+        serde_json::from_value(json!({
+            "numRows": parts * 4,
+            "partitionInfo": info,
+            "rowType": [{"name": "V", "type": "text"}]
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_page_size_reads_every_row_once_in_order() {
+        let parts = 25;
+        let meta = meta_of(parts);
+        let want: Vec<String> = (0..parts)
+            .flat_map(|p| (0..4).map(move |r| format!("{p}.{r}")))
+            .collect();
+        for max_rows in [1, 3, 4, 5, 10, 11, 16, 40, 99] {
+            {
+                let mut got = Vec::new();
+                let mut start = (0, 0);
+                for _ in 0..200 {
+                    let fetch = |r: Range<usize>| stream::iter(r.map(|p| Ok(partition(p))));
+                    let first = if start.0 == 0 { partition(0) } else { Rows::default() };
+                    let paged =
+                        collect(&meta, first, start, max_rows, usize::MAX, fetch)
+                            .await
+                            .unwrap();
+                    assert!(paged.rows.rows() <= max_rows);
+                    got.extend(
+                        paged.rows.to_maps().iter().map(|r| r["V"].as_str().unwrap().to_owned()),
+                    );
+                    match paged.next {
+                        Some(next) => start = next,
+                        None => break,
+                    }
+                }
+                assert_eq!(got, want, "max_rows {max_rows}");
+            }
+        }
     }
 
     #[tokio::test]
@@ -321,25 +500,26 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn one_partition_at_a_time_reads_every_partition() {
+    async fn a_page_requests_its_partitions_as_one_stream() {
         let calls = RefCell::new(Vec::new());
         let fetch = |r: Range<usize>| {
             calls.borrow_mut().push(r.clone());
             stream::iter(r.map(|p| Ok(partition(p))))
         };
-        let paged = collect(&meta(), partition(0), (0, 0), usize::MAX, usize::MAX, 1, fetch)
+        let paged = collect(&meta(), partition(0), (0, 0), usize::MAX, usize::MAX, fetch)
             .await
             .unwrap();
         assert_eq!(paged.rows.rows(), 12);
         assert_eq!(paged.next, None);
         assert_eq!(paged.fetched, 2);
-        assert_eq!(calls.into_inner(), vec![1..2, 2..3]);
+        // The stream bounds the downloads in flight; the page asks once.
+        assert_eq!(calls.into_inner(), vec![1..3]);
     }
 
     #[tokio::test]
     async fn a_partition_stream_that_ends_early_is_an_upstream_fault() {
         let fetch = |_r: Range<usize>| stream::iter(vec![Ok(partition(1))]);
-        let err = collect(&meta(), partition(0), (0, 0), usize::MAX, usize::MAX, 4, fetch)
+        let err = collect(&meta(), partition(0), (0, 0), usize::MAX, usize::MAX, fetch)
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::UpstreamFailed);
@@ -385,13 +565,13 @@ mod tests {
     async fn cursor_past_the_end_is_rejected() {
         let fetch = |_r: Range<usize>| stream::iter(Vec::<Result<Rows, AppError>>::new());
         assert!(
-            collect(&meta(), partition(0), (3, 0), 1, 1, 4, fetch)
+            collect(&meta(), partition(0), (3, 0), 1, 1, fetch)
                 .await
                 .is_err()
         );
         let fetch = |r: Range<usize>| stream::iter(r.map(|p| Ok(partition(p))));
         assert!(
-            collect(&meta(), partition(0), (1, 9), 1, 1, 4, fetch)
+            collect(&meta(), partition(0), (1, 9), 1, 1, fetch)
                 .await
                 .is_err()
         );
