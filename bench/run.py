@@ -731,9 +731,15 @@ def report(res: dict) -> tuple[str, list[dict]]:
     r = ratio(oc, fc)
     target("init CPU ≤ 1.5× floor", r, 1.5, r is not None and r <= 1.5, f"{f(oc)} vs {f(fc)} ms")
     first, up = m(c["first_response_ms"], "secret-fetch"), c["upstream_round_trips_ms"]["median"]
+    # As in the warm target: the emulator's invocation path (caller → emulator → the process's
+    # first /next answered → its response → caller), which no function can avoid, is the floor's
+    # first response less its init, measured in the same rounds.
+    path = m(c["first_response_ms"], "floor") - floor_init
+    net = first - path
     limit = ours_init + up + 2
-    target("cold first response ≤ init + upstream round trips + 2 ms", first, limit, first <= limit,
-           f"{f(first)} ms vs {f(ours_init)} + {f(up)} + 2 = {f(limit)} ms")
+    target("cold first response ≤ init + upstream round trips + 2 ms (over the floor's invocation path)", net,
+           limit, net <= limit,
+           f"{f(first)} − floor path {f(path)} = {f(net)} ms vs {f(ours_init)} + {f(up)} + 2 = {f(limit)} ms")
     lat = w["compact"]["latency_ms"]
     ours_c, floor_c, stand = m(lat, "secret-fetch"), m(lat, "floor"), w["compact"]["standin_ms"]["median"]
     over = ours_c - floor_c

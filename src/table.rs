@@ -358,6 +358,32 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Rows `from..to` of a two-column table: text, and a nested value on odd rows.
+    fn part(from: usize, to: usize) -> Table {
+        let mut t = Table::new(vec!["s".into(), "v".into()]);
+        for i in from..to {
+            t.push_text(&format!("row {i}"));
+            if i % 2 == 1 {
+                t.push_json(json!({"i": i}));
+            } else {
+                t.push_int(i as i64);
+            }
+        }
+        t
+    }
+
+    #[test]
+    fn appending_whole_and_cut_tables_keeps_every_cell() {
+        let mut t = Table::new(vec!["s".into(), "v".into()]);
+        t.append(part(0, 3), 3); // moved in whole
+        t.append(part(3, 7), 4); // rebased
+        t.append(part(7, 12), 2); // only its first two rows
+        t.append(part(12, 13), 0); // nothing
+        assert_eq!(t.to_maps(), part(0, 9).to_maps());
+        // Only the text of the rows kept was copied.
+        assert_eq!(t.text, part(0, 9).text);
+    }
+
     #[test]
     fn serialises_as_row_objects() {
         let mut t = Table::new(vec!["date".into(), "close".into(), "n".into(), "v".into()]);

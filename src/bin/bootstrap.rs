@@ -80,5 +80,9 @@ fn keep_freed_memory() {
     unsafe {
         libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        // One arena: Snowflake partitions are decoded on blocking-pool
+        // threads, and a kept (untrimmed) arena per thread would hold each
+        // thread's peak apart; in one arena, what one frees the next reuses.
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
