@@ -126,7 +126,7 @@ impl Provider for Snowflake {
         let mut settings = settings.clone();
         settings.partition_concurrency = settings
             .partition_concurrency
-            .min((shared.memory_mb / 128).max(1) as usize);
+            .min((shared.memory_mb / 64).max(1) as usize);
         Ok(Snowflake {
             client: SnowflakeClient::new(
                 shared.http.clone(),
