@@ -817,7 +817,7 @@ def main() -> int:
     parser.add_argument("--binary", type=Path, default=RELEASE / "bootstrap", help="our bootstrap")
     parser.add_argument("--out", type=Path, default=OUT / "results.json")
     parser.add_argument("--only", nargs="+", choices=PHASES, metavar="PHASE",
-                        help="run only these phases (for development: the targets of the others fail)")
+                        help="run only these phases, for development: writes their raw results, no table or targets")
     parser.add_argument("--merge", type=Path, nargs="+", metavar="RESULTS_JSON",
                         help="print the tables of earlier runs' results files side by side, run nothing")
     args = parser.parse_args()

@@ -30,9 +30,6 @@ pub(crate) const STATEMENT_NOT_FOUND_CODE: &str = "000709";
 /// Attempts for one request that meets 429/5xx/connection failures.
 const ATTEMPTS: u32 = 4;
 
-/// A partition's rows, each kept as its JSON text (an array of cells) and
-/// decoded only when it goes into a page: a partition in memory costs little
-/// more than its body.
 /// A partition's rows: the JSON text of each (an array of cells), as spans
 /// of one buffer — the partition's own body — so a downloaded partition is
 /// delimited in one pass with no allocation or copy per row.
@@ -364,10 +361,9 @@ impl SnowflakeClient {
         }
     }
 
-    /// Rows of partition `n` (≥ 1).
     /// The body of partition `n` (≥ 1) as it came, gzip or not: the
     /// download only, so a download slot is free again as soon as its bytes
-    /// are in; [`SnowflakeClient::rows`] inflates and delimits it.
+    /// are in; [`SnowflakeClient::rows_off_thread`] inflates and delimits it.
     pub(crate) async fn partition_body(
         &self,
         conn: &Connection,
@@ -384,33 +380,28 @@ impl SnowflakeClient {
     }
 
     /// The rows of partition `n`'s body (from [`SnowflakeClient::partition_body`]):
-    /// gunzipped within the body cap and delimited.
-    pub(crate) fn rows(&self, n: usize, body: Vec<u8>) -> Result<Rows, AppError> {
-        Rows::parse(gunzip(body, self.max_body)?).ok_or_else(|| {
-            AppError::new(
-                ErrorKind::UpstreamFailed,
-                format!("Snowflake partition {n} is not the expected JSON"),
-            )
-        })
-    }
-
-    /// [`SnowflakeClient::rows`], on the blocking pool for a large body.
+    /// gunzipped within the body cap and delimited, on the blocking pool
+    /// when the body is large.
     pub(crate) async fn rows_off_thread(&self, n: usize, body: Vec<u8>) -> Result<Rows, AppError> {
-        if body.len() <= OFF_THREAD_BYTES {
-            return self.rows(n, body);
-        }
         let max = self.max_body;
-        tokio::task::spawn_blocking(move || {
-            Rows::parse(gunzip(body, max)?).ok_or_else(|| {
-                AppError::new(
-                    ErrorKind::UpstreamFailed,
-                    format!("Snowflake partition {n} is not the expected JSON"),
-                )
-            })
-        })
-        .await
-        .map_err(|_| AppError::internal("reading a Snowflake partition failed"))?
+        if body.len() <= OFF_THREAD_BYTES {
+            return partition_rows(n, body, max);
+        }
+        tokio::task::spawn_blocking(move || partition_rows(n, body, max))
+            .await
+            .map_err(|_| AppError::internal("reading a Snowflake partition failed"))?
     }
+}
+
+/// Partition `n`'s rows from its body as it came: gunzipped within `max`
+/// bytes and delimited.
+fn partition_rows(n: usize, body: Vec<u8>, max: usize) -> Result<Rows, AppError> {
+    Rows::parse(gunzip(body, max)?).ok_or_else(|| {
+        AppError::new(
+            ErrorKind::UpstreamFailed,
+            format!("Snowflake partition {n} is not the expected JSON"),
+        )
+    })
 }
 
 fn encode_handle(handle: &str) -> String {

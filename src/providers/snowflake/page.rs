@@ -85,29 +85,21 @@ fn decode_partition(
         ));
     }
     let take = (data.len() - start).min(cap);
-    let mut sizes = Vec::with_capacity(take);
-    for raw in data.iter().skip(start).take(take) {
-        sizes.push(estimate(&names, raw));
-    }
-    let mut table = Table::new(names);
-    table.reserve(take, 0);
-    for (k, raw) in data.iter().skip(start).take(take).enumerate() {
-        if let Err(err) = decoder.push_row(&mut table, raw) {
-            sizes.truncate(k + 1);
-            return Ok(Decoded {
-                table,
-                sizes,
-                error: Some(err),
-                total: data.len(),
-            });
-        }
-    }
-    Ok(Decoded {
-        table,
-        sizes,
+    let mut decoded = Decoded {
+        table: Table::new(names),
+        sizes: Vec::with_capacity(take),
         error: None,
         total: data.len(),
-    })
+    };
+    decoded.table.reserve(take, 0);
+    for raw in data.iter().skip(start).take(take) {
+        decoded.sizes.push(estimate(decoded.table.names(), raw));
+        if let Err(err) = decoder.push_row(&mut decoded.table, raw) {
+            decoded.error = Some(err);
+            break;
+        }
+    }
+    Ok(decoded)
 }
 
 /// Collect rows from `start`; `fetch` streams a range of partitions ≥ 1 in
@@ -187,20 +179,20 @@ where
                     end += 1;
                 }
                 paged.fetched += (end - p) as u32;
-                // The rows each partition of the batch can still give.
+                // Each partition of the batch: its first row, the rows the
+                // page can still take, and the rows partitionInfo promises.
                 let mut plan = Vec::with_capacity(end - p);
                 let mut before = rows;
                 for n in p..end {
                     let start = if n == p { offset } else { 0 };
-                    plan.push((n, start, max_rows.saturating_sub(before)));
+                    plan.push((n, start, max_rows.saturating_sub(before), count(n)));
                     before += count(n).unwrap_or(0).saturating_sub(start);
                 }
-                let expected: Vec<Option<usize>> = (p..end).map(count).collect();
                 let names = names.clone();
                 let decoder = decoder.clone();
                 let decoding = fetch(p..end)
-                    .zip(stream::iter(plan.into_iter().zip(expected)))
-                    .map(move |(got, ((n, start, cap), expected))| {
+                    .zip(stream::iter(plan))
+                    .map(move |(got, (n, start, cap, expected))| {
                         let names = names.clone();
                         let decoder = decoder.clone();
                         async move {
@@ -244,10 +236,9 @@ where
         let Decoded {
             table,
             sizes,
-            error,
+            mut error,
             total,
         } = decoded;
-        let failed = error.is_some();
         let mut take = 0;
         for (k, &est) in sizes.iter().enumerate() {
             let rows = paged.rows.rows() + take;
@@ -257,8 +248,11 @@ where
                 return Ok(paged);
             }
             bytes += est;
-            if failed && k + 1 == sizes.len() {
-                return Err(error.unwrap_or_else(|| AppError::internal("row decode")));
+            // The last size is the failed row's, when one failed.
+            if k + 1 == sizes.len()
+                && let Some(err) = error.take()
+            {
+                return Err(err);
             }
             take += 1;
         }
@@ -465,27 +459,25 @@ mod tests {
             .flat_map(|p| (0..4).map(move |r| format!("{p}.{r}")))
             .collect();
         for max_rows in [1, 3, 4, 5, 10, 11, 16, 40, 99] {
-            {
-                let mut got = Vec::new();
-                let mut start = (0, 0);
-                for _ in 0..200 {
-                    let fetch = |r: Range<usize>| stream::iter(r.map(|p| Ok(partition(p))));
-                    let first = if start.0 == 0 { partition(0) } else { Rows::default() };
-                    let paged =
-                        collect(&meta, first, start, max_rows, usize::MAX, fetch)
-                            .await
-                            .unwrap();
-                    assert!(paged.rows.rows() <= max_rows);
-                    got.extend(
-                        paged.rows.to_maps().iter().map(|r| r["V"].as_str().unwrap().to_owned()),
-                    );
-                    match paged.next {
-                        Some(next) => start = next,
-                        None => break,
-                    }
+            let mut got = Vec::new();
+            let mut start = (0, 0);
+            for _ in 0..200 {
+                let fetch = |r: Range<usize>| stream::iter(r.map(|p| Ok(partition(p))));
+                let first = if start.0 == 0 { partition(0) } else { Rows::default() };
+                let paged =
+                    collect(&meta, first, start, max_rows, usize::MAX, fetch)
+                        .await
+                        .unwrap();
+                assert!(paged.rows.rows() <= max_rows);
+                got.extend(
+                    paged.rows.to_maps().iter().map(|r| r["V"].as_str().unwrap().to_owned()),
+                );
+                match paged.next {
+                    Some(next) => start = next,
+                    None => break,
                 }
-                assert_eq!(got, want, "max_rows {max_rows}");
             }
+            assert_eq!(got, want, "max_rows {max_rows}");
         }
     }
 
