@@ -57,6 +57,12 @@ impl Table {
         self.text.reserve(text);
     }
 
+    /// Bytes held for cells and text, used or not.
+    #[cfg(test)]
+    pub(crate) fn reserved_bytes(&self) -> usize {
+        self.cells.capacity() * std::mem::size_of::<Cell>() + self.text.capacity()
+    }
+
     /// Rows from maps (fields in first-seen order; a field a row lacks is
     /// left out of that row).
     pub(crate) fn from_maps(rows: Vec<Map<String, Value>>) -> Self {

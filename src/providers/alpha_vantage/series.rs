@@ -50,6 +50,8 @@ pub(crate) fn read(task: &AlphaVantageTask, text: &str) -> Result<Option<FetchRe
         names: Vec::new(),
         text_fields: Vec::new(),
         table: None,
+        rows_hint: bars_hint(text),
+        text_len: text.len(),
         fault: None,
         other: false,
     };
@@ -82,6 +84,15 @@ pub(crate) fn read(task: &AlphaVantageTask, text: &str) -> Result<Option<FetchRe
         table,
         metadata(task, reader.meta.take()),
     )))
+}
+
+/// At most how many bars `text` holds: each is an object, so an opening
+/// brace apiece (the document's and `Meta Data`'s are counted too, and any
+/// in strings), and no bar is shorter than `"d":{}`.
+fn bars_hint(text: &str) -> usize {
+    memchr::memchr_iter(b'{', text.as_bytes())
+        .count()
+        .min(text.len() / 6)
 }
 
 /// Rows sorted by their date cell; of rows with the same date the last one
@@ -133,6 +144,10 @@ struct Reader<'t> {
     /// Which of them stay text even when they look numeric.
     text_fields: Vec<bool>,
     table: Option<Table>,
+    /// How many bars the body can hold at most, to size the table once.
+    rows_hint: usize,
+    /// The body's length, which bounds how many bars of a width it holds.
+    text_len: usize,
     fault: Option<AppError>,
     /// Something this reader leaves to the map path.
     other: bool,
@@ -310,6 +325,15 @@ impl<'de> Visitor<'de> for Bar<'_, '_, 'de> {
                 return Err(r.leave());
             }
             let mut table = Table::new(all);
+            // Sized once for every bar (a windowed task keeps only some):
+            // no doubling leaves a freed copy of the cells behind. A bar of
+            // n fields takes at least 5n + 1 bytes (`"k":1,` each) and the
+            // dates are text of the body, so braces in strings or a long key
+            // cannot make the table reserve more than a few times the body.
+            if !r.windowed {
+                let rows = r.rows_hint.min(r.text_len / (1 + 5 * table.names().len()));
+                table.reserve(rows, rows.saturating_mul(self.date.len()).min(r.text_len));
+            }
             table.push_text(&self.date);
             for ((_, value), name) in fields.iter().zip(&names) {
                 push_value(&mut table, name, value);
@@ -417,5 +441,58 @@ impl<'de> serde::Deserialize<'de> for Cell<'de> {
             }
         }
         deserializer.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{bars_hint, read};
+    use crate::providers::alpha_vantage::task::AlphaVantageTask;
+
+    fn daily() -> AlphaVantageTask {
+        serde_json::from_value(serde_json::json!({"function": "TIME_SERIES_DAILY", "symbol": "IBM"}))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_series_is_sized_once_and_braces_in_strings_cannot_inflate_it() {
+        let bar = r#""2024-01-02": {"1. open": "187.15", "5. volume": "82488674"}"#;
+        let bars: Vec<String> = (0..500)
+            .map(|i| bar.replace("2024-01-02", &format!("{}-01-02", 1500 + i)))
+            .collect();
+        let body = format!(r#"{{"Time Series (Daily)": {{{}}}}}"#, bars.join(","));
+        let table = read(&daily(), &body).unwrap().unwrap().rows;
+        assert_eq!(table.rows(), 500);
+        // Room for the 500 rows and the few extra braces, not more.
+        let cell = std::mem::size_of::<crate::table::Cell>();
+        assert!(table.reserved_bytes() <= 510 * 3 * cell + 510 * 10, "{}", table.reserved_bytes());
+        // A wide first bar, and a megabyte of braces in a string.
+        let fields: Vec<String> = (0..200).map(|i| format!(r#""f{i}": "1""#)).collect();
+        let body = format!(
+            r#"{{"Meta Data": {{"1. Information": "{}"}}, "Time Series (Daily)": {{"2024-01-02": {{{}}}}}}}"#,
+            "{".repeat(1 << 20),
+            fields.join(",")
+        );
+        let table = read(&daily(), &body).unwrap().unwrap().rows;
+        assert_eq!(table.rows(), 1);
+        assert!(table.reserved_bytes() <= 4 * body.len(), "{} for {}", table.reserved_bytes(), body.len());
+    }
+
+    #[test]
+    fn the_bar_hint_is_never_below_the_bars() {
+        let bar = r#""2024-01-02": {"1. open": "187.15", "5. volume": "82488674"}"#;
+        for n in [0usize, 1, 2, 5229] {
+            let bars: Vec<String> = (0..n).map(|_| bar.to_owned()).collect();
+            let body = format!(
+                r#"{{"Meta Data": {{"2. Symbol": "I{{BM"}}, "Time Series (Daily)": {{{}}}}}"#,
+                bars.join(",")
+            );
+            let hint = bars_hint(&body);
+            // One brace per bar, plus the document's, Meta Data's, the
+            // series object's and one inside a string.
+            assert_eq!(hint, n + 4, "{n} bars");
+        }
+        // Braces alone cannot claim more bars than the text could hold.
+        assert_eq!(bars_hint(&"{".repeat(600)), 100);
     }
 }
