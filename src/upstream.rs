@@ -45,8 +45,15 @@ fn same_origin_only() -> reqwest::redirect::Policy {
 
 /// The TLS configuration of the one HTTP client: rustls on aws-lc-rs,
 /// Mozilla's root certificates compiled in (webpki-roots) — a cold start
-/// reads and parses no certificate file — plus the certificates of
-/// `SSL_CERT_FILE` when it is set (a private CA, a TLS-inspecting proxy).
+/// reads and parses no certificate file, whatever the image's trust-store
+/// layout — plus the certificates of `SSL_CERT_FILE` when it is set (a
+/// private CA, a TLS-inspecting proxy, or the system bundle itself).
+///
+/// An empty `SSL_CERT_FILE` adds nothing (some AWS images point it at an
+/// empty file to spare OpenSSL its default load) and is logged; a file with
+/// content but no PEM certificate is a configuration error, which names
+/// OpenSSL's `TRUSTED CERTIFICATE` format when that is what it holds
+/// (`ca-bundle.trust.crt` on Amazon Linux).
 pub(crate) fn tls_config(
     extra_roots: Option<&std::path::Path>,
 ) -> Result<rustls::ClientConfig, AppError> {
@@ -72,8 +79,20 @@ pub(crate) fn tls_config(
                 .map_err(|e| bad(format!("an unusable certificate ({e})")))?;
             added += 1;
         }
-        if added == 0 {
-            return Err(bad("no certificate found".into()));
+        if added == 0 && pem.iter().all(u8::is_ascii_whitespace) {
+            tracing::warn!(
+                "SSL_CERT_FILE names an empty file: only the compiled-in Mozilla roots are trusted"
+            );
+        } else if added == 0 {
+            let trusted =
+                memchr::memmem::find(&pem, b"-----BEGIN TRUSTED CERTIFICATE-----").is_some();
+            return Err(bad(if trusted {
+                "only OpenSSL TRUSTED CERTIFICATE blocks, which are not read; name a PEM bundle \
+                 of plain certificates instead (on Amazon Linux, /etc/pki/tls/certs/ca-bundle.crt)"
+                    .into()
+            } else {
+                "no certificate found".into()
+            }));
         }
     }
     let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
@@ -114,13 +133,33 @@ mod tls_tests {
         assert_eq!(base.alpn_protocols, [b"http/1.1".to_vec()]);
         let dir = std::env::temp_dir().join(format!("sf-roots-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let empty = dir.join("empty.pem");
-        std::fs::write(&empty, "no certificates here").unwrap();
-        let err = tls_config(Some(&empty)).unwrap_err();
+        let junk = dir.join("junk.pem");
+        std::fs::write(&junk, "no certificates here").unwrap();
+        let err = tls_config(Some(&junk)).unwrap_err();
         assert_eq!(err.kind(), crate::error::ErrorKind::ConfigurationError);
         assert!(err.message().contains("SSL_CERT_FILE"));
+        assert!(err.message().contains("no certificate found"));
         let missing = dir.join("missing.pem");
         assert!(tls_config(Some(&missing)).is_err());
+        // An empty file adds no root and is no error.
+        let empty = dir.join("empty.crt");
+        std::fs::write(&empty, "\n").unwrap();
+        assert!(tls_config(Some(&empty)).is_ok());
+        // OpenSSL's trust format (Amazon Linux's ca-bundle.trust.crt) is
+        // named in the error, with the bundle to use instead.
+        let trust = dir.join("ca-bundle.trust.crt");
+        std::fs::write(
+            &trust,
+            "# ISRG Root X1\n-----BEGIN TRUSTED CERTIFICATE-----\nMIIB\n-----END TRUSTED CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let err = tls_config(Some(&trust)).unwrap_err();
+        assert!(
+            err.message().contains("TRUSTED CERTIFICATE"),
+            "{}",
+            err.message()
+        );
+        assert!(err.message().contains("/etc/pki/tls/certs/ca-bundle.crt"));
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -104,3 +104,82 @@ def test_an_unreadable_ssl_cert_file_stops_the_function_at_start_up(stack, tmp_p
         assert "SSL_CERT_FILE" in fn.output()
     finally:
         fn.stop()
+
+
+def amazon_linux_2023_trust_store(root, extra_ca_pem):
+    """The CA layout of Amazon Linux 2023 (and so of provided:al2023) under
+    `root`: the extracted PEM bundle, OpenSSL's trust-format bundle beside
+    it, and the symlinks OpenSSL-era software opens (`/etc/pki/tls/cert.pem`,
+    `/etc/pki/tls/certs/ca-bundle.crt`, `ca-bundle.trust.crt`). The bundle
+    is Mozilla's roots (certifi's copy, the same lineage) plus `extra_ca_pem`.
+    """
+    import certifi
+
+    extracted = root / "etc/pki/ca-trust/extracted"
+    (extracted / "pem").mkdir(parents=True)
+    (extracted / "openssl").mkdir(parents=True)
+    ca = extra_ca_pem.read_text()
+    bundle = extracted / "pem/tls-ca-bundle.pem"
+    bundle.write_text(open(certifi.where()).read() + "\n# secret-fetch test CA\n" + ca)
+    body = ca.split("-----BEGIN CERTIFICATE-----")[1].split("-----END CERTIFICATE-----")[0]
+    (extracted / "openssl/ca-bundle.trust.crt").write_text(
+        "# secret-fetch test CA\n-----BEGIN TRUSTED CERTIFICATE-----" + body + "-----END TRUSTED CERTIFICATE-----\n")
+    certs = root / "etc/pki/tls/certs"
+    certs.mkdir(parents=True)
+    (certs / "ca-bundle.crt").symlink_to("../../ca-trust/extracted/pem/tls-ca-bundle.pem")
+    (certs / "ca-bundle.trust.crt").symlink_to("../../ca-trust/extracted/openssl/ca-bundle.trust.crt")
+    (root / "etc/pki/tls/cert.pem").symlink_to("../ca-trust/extracted/pem/tls-ca-bundle.pem")
+    return root / "etc/pki"
+
+
+def test_the_amazon_linux_2023_system_bundle_can_be_named(stack, https_alpha_vantage, tmp_path):
+    """SSL_CERT_FILE=/etc/pki/tls/certs/ca-bundle.crt on provided:al2023 (a
+    symlink to the extracted bundle of ~120-150 roots) adds that bundle."""
+    url, ca_pem, _ = https_alpha_vantage
+    pki = amazon_linux_2023_trust_store(tmp_path / "al2023", ca_pem)
+    for name in ("tls/certs/ca-bundle.crt", "tls/cert.pem"):
+        fn = stack.start_function(env={"ALPHA_VANTAGE_SECRET": SECRET, "ALPHA_VANTAGE_BASE_URL": url,
+                                       "SSL_CERT_FILE": str(pki / name)})
+        try:
+            failed, body = fn.invoke(quote("IBM"))
+            assert not failed, (name, body)
+            assert body["rows"][0]["symbol"] == "IBM"
+        finally:
+            fn.stop()
+
+
+def test_the_openssl_trust_format_bundle_is_refused_with_the_file_to_use(stack, https_alpha_vantage, tmp_path):
+    """Amazon Linux's ca-bundle.trust.crt holds only OpenSSL TRUSTED
+    CERTIFICATE blocks, which no rustls loader reads: naming it stops the
+    function at start-up with the bundle to name instead, rather than
+    starting with none of the roots the user meant to add."""
+    url, ca_pem, _ = https_alpha_vantage
+    pki = amazon_linux_2023_trust_store(tmp_path / "al2023", ca_pem)
+    fn = stack.start_function(env={"ALPHA_VANTAGE_SECRET": SECRET, "ALPHA_VANTAGE_BASE_URL": url,
+                                   "SSL_CERT_FILE": str(pki / "tls/certs/ca-bundle.trust.crt")})
+    try:
+        fn.proc.wait(10)
+        assert fn.proc.returncode != 0
+        out = fn.output()
+        assert "TRUSTED CERTIFICATE" in out and "/etc/pki/tls/certs/ca-bundle.crt" in out, out
+    finally:
+        fn.stop()
+
+
+def test_an_empty_ssl_cert_file_leaves_the_compiled_in_roots(stack, https_alpha_vantage, tmp_path):
+    """Some AWS images set SSL_CERT_FILE to an empty file (the .NET ones, to
+    spare OpenSSL its default load): the function starts, says so, and
+    trusts Mozilla's roots only — the test CA's server is still refused."""
+    url, _, state = https_alpha_vantage
+    empty = tmp_path / "empty-certificates.crt"
+    empty.write_text("")
+    fn = stack.start_function(env={"ALPHA_VANTAGE_SECRET": SECRET, "ALPHA_VANTAGE_BASE_URL": url,
+                                   "SSL_CERT_FILE": str(empty)})
+    try:
+        before = state.stats()
+        failed, body = fn.invoke(quote("IBM"))
+        assert failed and body["errorType"] == "upstream_failed", body
+        assert state.stats() == before
+        assert "SSL_CERT_FILE names an empty file" in fn.output()
+    finally:
+        fn.stop()
