@@ -3,8 +3,9 @@ and 500,000 rows, registered with the Snowflake stand-in as canned results
 (emulators/snowflake.py `Rows`) under the statements of bench/statements.toml.
 
 Canned, not DuckDB-executed, so that every submission of the same statement
-costs the stand-in the same small amount (its encoded gzip partitions are
-shared between statements through `Rows.shared_cache`): what is measured is
+costs the stand-in the same small amount (its encoded gzip partitions, and
+partition 0's rows inside the submit answer, are compressed once and shared
+between statements through `Rows.shared_cache`): what is measured is
 the function's download, decode and serialisation, not the stand-in's SQL
 engine. Cells are encoded as Snowflake's SQL API encodes them (numbers and
 dates as strings, DATE as days since 1970-01-01, NULL as null).

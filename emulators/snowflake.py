@@ -87,9 +87,11 @@ import hashlib
 import json
 import re
 import secrets
+import struct
 import sys
 import time
 import uuid
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -624,6 +626,34 @@ class Reply:
         self.cache = cache   # the encoded body by "gzipped?", for a reply that never changes (see _Statement)
 
 
+class Spliced:
+    """A JSON body in three pieces, the middle one shared between replies
+    (partition 0 of a shared result, the same for every statement): sent as
+    is, or gzipped with the middle's deflate segment compressed once. Each
+    piece is its own deflate segment, byte-aligned by a full flush (the way
+    pigz compresses in parallel), so the gzip member is one valid stream."""
+
+    def __init__(self, prefix: bytes, middle: bytes, suffix: bytes, middle_deflated: bytes):
+        self.prefix, self.middle, self.suffix, self.middle_deflated = prefix, middle, suffix, middle_deflated
+
+    def plain(self) -> bytes:
+        return self.prefix + self.middle + self.suffix
+
+    def gzipped(self) -> bytes:
+        crc = zlib.crc32(self.suffix, zlib.crc32(self.middle, zlib.crc32(self.prefix)))
+        size = len(self.prefix) + len(self.middle) + len(self.suffix)
+        return (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + deflate_segment(self.prefix, final=False)
+                + self.middle_deflated + deflate_segment(self.suffix, final=True)
+                + struct.pack("<II", crc, size & 0xFFFFFFFF))
+
+
+def deflate_segment(data: bytes, final: bool) -> bytes:
+    """Raw deflate of `data` from a fresh dictionary, ended by a full flush
+    (`final=False`: more segments follow) or as the stream's last block."""
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush(zlib.Z_FINISH if final else zlib.Z_FULL_FLUSH)
+
+
 def _link(st: _Statement, current: int | None) -> str:
     last = len(st.partitions) - 1
     url = f"{BASE}/{st.handle}?requestId={st.request_id}&partition="
@@ -679,6 +709,18 @@ def _result_reply(st: _Statement) -> Reply:
             body["code"] = t.code
         if t.message is not None:
             body["message"] = t.message
+    if st.reply_cache is not None and st.tamper is None:
+        # A shared result: partition 0's rows are encoded and compressed once for every statement
+        # that answers them (the benchmark's 500k: 1.2 MB, 120 ms of gzip per submission otherwise).
+        if "data0" not in st._cache:
+            middle = _json(st.partitions[0])
+            st._cache["data0"] = (middle, deflate_segment(middle, final=False))
+        middle, deflated = st._cache["data0"]
+        head = {"resultSetMetaData": body.pop("resultSetMetaData")}
+        body.pop("data")
+        prefix = _json(head)[:-1] + b',"data":'
+        suffix = b"," + _json(body)[1:]
+        return Reply(200, Spliced(prefix, middle, suffix, deflated), {"Link": _link(st, None)})
     return Reply(200, body, {"Link": _link(st, None)}, cache=st.reply_cache)
 
 
@@ -1177,6 +1219,11 @@ class Handler(base.Handler):
             data = b""
         elif isinstance(body, bytes):
             data = body
+        elif isinstance(body, Spliced):
+            packed = reply.status == 200 and self.state.gzip_when_accepted and _accepts_gzip(
+                self.headers.get("Accept-Encoding")) and self.command != "HEAD"
+            data = body.gzipped() if packed else body.plain()
+            compressed = compressed or packed
         else:
             packed = reply.status == 200 and self.state.gzip_when_accepted and _accepts_gzip(
                 self.headers.get("Accept-Encoding")) and self.command != "HEAD"
