@@ -2,6 +2,7 @@
 //! API Gateway and Function URLs expect.
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::error::AppError;
@@ -86,6 +87,9 @@ pub(crate) struct FetchResult {
     pub(crate) columns: Vec<Column>,
     /// One object per row.
     pub(crate) rows: Table,
+    /// The rows already rendered as their JSON array (a Snowflake page,
+    /// rendered while it was decoded); `rows` is then empty.
+    pub(crate) rendered_rows: Option<RenderedRows>,
     /// `rows.len()`.
     pub(crate) row_count: usize,
     /// Provider metadata.
@@ -102,9 +106,10 @@ impl Serialize for FetchResult {
         let mut s = serializer.serialize_struct("FetchResult", 6)?;
         s.serialize_field("provider", self.provider)?;
         s.serialize_field("columns", &self.columns)?;
-        match &self.output {
-            None => s.serialize_field("rows", &self.rows)?,
-            Some(_) => s.skip_field("rows")?,
+        match (&self.output, &self.rendered_rows) {
+            (None, None) => s.serialize_field("rows", &self.rows)?,
+            (None, Some(rendered)) => s.serialize_field("rows", &rendered.0)?,
+            (Some(_), _) => s.skip_field("rows")?,
         }
         s.serialize_field("row_count", &self.row_count)?;
         s.serialize_field("meta", &self.meta)?;
@@ -130,10 +135,36 @@ impl FetchResult {
             row_count: rows.rows(),
             columns,
             rows,
+            rendered_rows: None,
             meta,
             next_cursor: None,
             output: None,
         }
+    }
+
+    /// A complete result whose `row_count` rows are already rendered.
+    pub(crate) fn rendered(
+        provider: &'static str,
+        columns: Vec<Column>,
+        rows: Box<RawValue>,
+        row_count: usize,
+        meta: Map<String, Value>,
+    ) -> Self {
+        FetchResult {
+            row_count,
+            rendered_rows: Some(RenderedRows(rows)),
+            ..FetchResult::new(provider, columns, Table::default(), meta)
+        }
+    }
+}
+
+/// Rows rendered as the JSON array `rows` holds (see `crate::row_renderer`).
+#[derive(Clone, Debug)]
+pub(crate) struct RenderedRows(pub(crate) Box<RawValue>);
+
+impl PartialEq for RenderedRows {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
     }
 }
 

@@ -42,6 +42,7 @@ use crate::redact::Redactor;
 use crate::output::ObjectWriter;
 use crate::output::key::Placeholder;
 use crate::response::FetchResult;
+use crate::row_renderer::RowRenderer;
 use crate::table::Table;
 use crate::secrets::refresh::{Attempt, RetryPolicy, with_credential};
 use crate::secrets::{SecretRef, SecretSource, SecretValue};
@@ -602,6 +603,9 @@ impl Execution<'_> {
                 self.deadline,
             )
         };
+        // The rows are rendered on a blocking thread as each partition is
+        // taken, beside the decoding of the next ones.
+        let mut rendered = RowRenderer::start();
         let paged = page::collect(
             &meta,
             data,
@@ -609,8 +613,10 @@ impl Execution<'_> {
             self.plan.max_rows,
             budget,
             fetch,
+            &mut rendered,
         )
         .await?;
+        let rows = rendered.finish().await?;
         if paged.fetched > 0 {
             self.stats.record_upstream_batch(paged.fetched, paged.waited);
         }
@@ -629,7 +635,7 @@ impl Execution<'_> {
         );
         let columns = decode::columns(&meta.row_type);
         Ok((
-            FetchResult::new("snowflake", columns, paged.rows, out_meta),
+            FetchResult::rendered("snowflake", columns, rows, paged.rows, out_meta),
             next,
         ))
     }

@@ -12,13 +12,35 @@ use super::client::{Connection, ResultMeta, Rows, SnowflakeClient};
 use super::decode::{RowDecoder, unique_names};
 use crate::deadline::Deadline;
 use crate::error::{AppError, ErrorKind};
+use crate::row_renderer::RowRenderer;
 use crate::table::Table;
 
-/// Rows of a page and where the next page starts (`None` when complete).
+/// Where a page's rows go, partition by partition, as the page takes them:
+/// a [`RowRenderer`] renders them while later partitions still decode; a
+/// [`Table`] holds them.
+pub(crate) trait RowSink {
+    /// The first `rows` rows of `table`.
+    fn take(&mut self, table: Table, rows: usize);
+}
+
+impl RowSink for Table {
+    fn take(&mut self, table: Table, rows: usize) {
+        self.append(table, rows);
+    }
+}
+
+impl RowSink for RowRenderer {
+    fn take(&mut self, table: Table, rows: usize) {
+        self.push(table, rows);
+    }
+}
+
+/// How many rows a page took and where the next page starts (`None` when
+/// complete).
 #[derive(Debug, PartialEq)]
 pub(crate) struct Paged {
-    /// Decoded rows.
-    pub(crate) rows: Table,
+    /// Rows handed to the sink.
+    pub(crate) rows: usize,
     /// (partition, row offset) of the first row not included.
     pub(crate) next: Option<(usize, usize)>,
     /// Partitions requested.
@@ -102,9 +124,9 @@ fn decode_partition(
     Ok(decoded)
 }
 
-/// Collect rows from `start`; `fetch` streams a range of partitions ≥ 1 in
-/// order. Each partition is decoded on the blocking pool as it arrives, so
-/// decoding runs beside the downloads and beside the page's assembly.
+/// Collect rows from `start` into `sink`; `fetch` streams a range of
+/// partitions ≥ 1 in order. Each partition is decoded on the blocking pool as
+/// it arrives, so decoding runs beside the downloads and beside the sink.
 pub(crate) async fn collect<F, S>(
     meta: &ResultMeta,
     first: Rows,
@@ -112,6 +134,7 @@ pub(crate) async fn collect<F, S>(
     max_rows: usize,
     budget: usize,
     fetch: F,
+    sink: &mut impl RowSink,
 ) -> Result<Paged, AppError>
 where
     F: Fn(Range<usize>) -> S,
@@ -135,7 +158,7 @@ where
     let names = unique_names(&meta.row_type);
     let decoder = std::sync::Arc::new(RowDecoder::new(&meta.row_type));
     let mut paged = Paged {
-        rows: Table::new(names.clone()),
+        rows: 0,
         next: None,
         fetched: 0,
         waited: Duration::ZERO,
@@ -144,7 +167,7 @@ where
     let mut batch = None;
     let mut bytes = 0usize;
     while p < parts {
-        let rows = paged.rows.rows();
+        let rows = paged.rows;
         if rows >= max_rows || (bytes >= budget && rows > 0) {
             paged.next = Some((p, offset));
             return Ok(paged);
@@ -241,9 +264,10 @@ where
         } = decoded;
         let mut take = 0;
         for (k, &est) in sizes.iter().enumerate() {
-            let rows = paged.rows.rows() + take;
+            let rows = paged.rows + take;
             if rows >= max_rows || (bytes + est > budget && rows > 0) {
-                paged.rows.append(table, take);
+                sink.take(table, take);
+                paged.rows += take;
                 paged.next = Some((p, offset + k));
                 return Ok(paged);
             }
@@ -256,7 +280,8 @@ where
             }
             take += 1;
         }
-        paged.rows.append(table, take);
+        sink.take(table, take);
+        paged.rows += take;
         if offset + take < total {
             // `max_rows` ended the page inside this partition.
             paged.next = Some((p, offset + take));
@@ -411,6 +436,24 @@ mod tests {
         .unwrap()
     }
 
+    /// `collect` into a table.
+    async fn collect_table<F, S>(
+        meta: &ResultMeta,
+        first: Rows,
+        start: (usize, usize),
+        max_rows: usize,
+        budget: usize,
+        fetch: F,
+    ) -> (Table, Result<Paged, AppError>)
+    where
+        F: Fn(Range<usize>) -> S,
+        S: Stream<Item = Result<Rows, AppError>>,
+    {
+        let mut rows = Table::new(unique_names(&meta.row_type));
+        let paged = collect(meta, first, start, max_rows, budget, fetch, &mut rows).await;
+        (rows, paged)
+    }
+
     fn partition(p: usize) -> Rows {
         let rows: Vec<String> = (0..4).map(|r| format!(r#"["{p}.{r}"]"#)).collect();
         Rows::from_texts(rows.iter().map(String::as_str))
@@ -426,11 +469,9 @@ mod tests {
             calls.borrow_mut().push(r.clone());
             stream::iter(r.map(|p| Ok(partition(p))))
         };
-        let paged = collect(&meta(), partition(0), start, max_rows, budget, fetch)
-            .await
-            .unwrap();
-        let values = paged
-            .rows
+        let (rows, paged) = collect_table(&meta(), partition(0), start, max_rows, budget, fetch).await;
+        let paged = paged.unwrap();
+        let values = rows
             .to_maps()
             .iter()
             .map(|r| r["V"].as_str().unwrap().to_owned())
@@ -464,14 +505,12 @@ mod tests {
             for _ in 0..200 {
                 let fetch = |r: Range<usize>| stream::iter(r.map(|p| Ok(partition(p))));
                 let first = if start.0 == 0 { partition(0) } else { Rows::default() };
-                let paged =
-                    collect(&meta, first, start, max_rows, usize::MAX, fetch)
-                        .await
-                        .unwrap();
-                assert!(paged.rows.rows() <= max_rows);
-                got.extend(
-                    paged.rows.to_maps().iter().map(|r| r["V"].as_str().unwrap().to_owned()),
-                );
+                let (rows, paged) =
+                    collect_table(&meta, first, start, max_rows, usize::MAX, fetch).await;
+                let paged = paged.unwrap();
+                assert!(rows.rows() <= max_rows);
+                assert_eq!(rows.rows(), paged.rows);
+                got.extend(rows.to_maps().iter().map(|r| r["V"].as_str().unwrap().to_owned()));
                 match paged.next {
                     Some(next) => start = next,
                     None => break,
@@ -498,10 +537,10 @@ mod tests {
             calls.borrow_mut().push(r.clone());
             stream::iter(r.map(|p| Ok(partition(p))))
         };
-        let paged = collect(&meta(), partition(0), (0, 0), usize::MAX, usize::MAX, fetch)
-            .await
-            .unwrap();
-        assert_eq!(paged.rows.rows(), 12);
+        let (rows, paged) =
+            collect_table(&meta(), partition(0), (0, 0), usize::MAX, usize::MAX, fetch).await;
+        let paged = paged.unwrap();
+        assert_eq!((rows.rows(), paged.rows), (12, 12));
         assert_eq!(paged.next, None);
         assert_eq!(paged.fetched, 2);
         // The stream bounds the downloads in flight; the page asks once.
@@ -511,9 +550,9 @@ mod tests {
     #[tokio::test]
     async fn a_partition_stream_that_ends_early_is_an_upstream_fault() {
         let fetch = |_r: Range<usize>| stream::iter(vec![Ok(partition(1))]);
-        let err = collect(&meta(), partition(0), (0, 0), usize::MAX, usize::MAX, fetch)
-            .await
-            .unwrap_err();
+        let (_, paged) =
+            collect_table(&meta(), partition(0), (0, 0), usize::MAX, usize::MAX, fetch).await;
+        let err = paged.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::UpstreamFailed);
     }
 
@@ -556,17 +595,9 @@ mod tests {
     #[tokio::test]
     async fn cursor_past_the_end_is_rejected() {
         let fetch = |_r: Range<usize>| stream::iter(Vec::<Result<Rows, AppError>>::new());
-        assert!(
-            collect(&meta(), partition(0), (3, 0), 1, 1, fetch)
-                .await
-                .is_err()
-        );
+        assert!(collect_table(&meta(), partition(0), (3, 0), 1, 1, fetch).await.1.is_err());
         let fetch = |r: Range<usize>| stream::iter(r.map(|p| Ok(partition(p))));
-        assert!(
-            collect(&meta(), partition(0), (1, 9), 1, 1, fetch)
-                .await
-                .is_err()
-        );
+        assert!(collect_table(&meta(), partition(0), (1, 9), 1, 1, fetch).await.1.is_err());
     }
 
     #[test]
