@@ -393,10 +393,31 @@ impl SnowflakeClient {
     }
 }
 
+impl SnowflakeClient {
+    /// Partition `n`'s body (from [`SnowflakeClient::partition_body`])
+    /// gunzipped within the body cap, on the blocking pool when it is large:
+    /// its rows are delimited as they are decoded (see
+    /// `RowDecoder::decode_partition_text`).
+    pub(crate) async fn text_off_thread(&self, body: Vec<u8>) -> Result<Vec<u8>, AppError> {
+        let max = self.max_body;
+        if body.len() <= OFF_THREAD_BYTES {
+            return gunzip(body, max);
+        }
+        tokio::task::spawn_blocking(move || gunzip(body, max))
+            .await
+            .map_err(|_| AppError::internal("reading a Snowflake partition failed"))?
+    }
+}
+
 /// Partition `n`'s rows from its body as it came: gunzipped within `max`
 /// bytes and delimited.
 fn partition_rows(n: usize, body: Vec<u8>, max: usize) -> Result<Rows, AppError> {
-    Rows::parse(gunzip(body, max)?).ok_or_else(|| {
+    partition_text_rows(n, gunzip(body, max)?)
+}
+
+/// Partition `n`'s rows from its gunzipped body: delimited.
+pub(crate) fn partition_text_rows(n: usize, text: Vec<u8>) -> Result<Rows, AppError> {
+    Rows::parse(text).ok_or_else(|| {
         AppError::new(
             ErrorKind::UpstreamFailed,
             format!("Snowflake partition {n} is not the expected JSON"),

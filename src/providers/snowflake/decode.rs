@@ -223,11 +223,13 @@ impl RowDecoder {
     pub(crate) fn push_row(&self, table: &mut Table, raw: &str) -> Result<(), AppError> {
         let rows = table.rows();
         let mut fault = None;
+        let mut size = 0;
         let mut de = serde_json::Deserializer::from_str(raw);
         let visitor = RowVisitor {
             kinds: &self.kinds,
             table: &mut *table,
             fault: &mut fault,
+            size: &mut size,
         };
         match serde::Deserializer::deserialize_seq(&mut de, visitor) {
             Ok(()) => Ok(()),
@@ -244,12 +246,155 @@ impl RowDecoder {
     }
 }
 
+impl RowDecoder {
+    /// Decode rows `start..start + cap` of a partition's whole body (`{"data":
+    /// [...]}` or the bare array of rows) in one pass: rows outside the
+    /// range are skipped unparsed, each row in it is decoded into `table` as
+    /// the parser reaches it, with its JSON size (as sent, white space
+    /// aside) in `sizes`. The number of rows the body holds, or `None` when
+    /// anything is amiss (not JSON, a row that does not decode, anything
+    /// after the rows): the caller then delimits and decodes the body the
+    /// slow way, which says exactly what.
+    pub(crate) fn decode_partition_text(
+        &self,
+        text: &[u8],
+        start: usize,
+        cap: usize,
+        table: &mut Table,
+        sizes: &mut Vec<usize>,
+    ) -> Option<usize> {
+        let mut total = 0;
+        let mut fault = None;
+        // One UTF-8 check of the whole body (vectorised) rather than one per
+        // string as a byte parser makes.
+        let text = std::str::from_utf8(text).ok()?;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let visitor = PartitionVisitor(RowsSeed {
+            decoder: self,
+            start,
+            end: start.saturating_add(cap),
+            table,
+            sizes,
+            total: &mut total,
+            fault: &mut fault,
+        });
+        serde::Deserializer::deserialize_any(&mut de, visitor).ok()?;
+        de.end().ok()?;
+        Some(total)
+    }
+}
+
+/// A partition body: the bare array of rows, or an object whose `data`
+/// holds it (other members skipped, as the documented shape allows).
+struct PartitionVisitor<'r, 't>(RowsSeed<'r, 't>);
+
+impl<'de> Visitor<'de> for PartitionVisitor<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a partition of rows")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        self.0.rows(seq)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut rows = Some(self.0);
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "data" {
+                // A second `data` is no shape to guess at.
+                let seed = rows.take().ok_or_else(|| de::Error::custom("duplicate data"))?;
+                map.next_value_seed(seed)?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        match rows {
+            None => Ok(()),
+            Some(_) => Err(de::Error::custom("no data")),
+        }
+    }
+}
+
+/// The array of rows.
+struct RowsSeed<'r, 't> {
+    decoder: &'r RowDecoder,
+    start: usize,
+    end: usize,
+    table: &'t mut Table,
+    sizes: &'t mut Vec<usize>,
+    total: &'t mut usize,
+    fault: &'t mut Option<AppError>,
+}
+
+impl RowsSeed<'_, '_> {
+    fn rows<'de, A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0;
+        loop {
+            let more = if (self.start..self.end).contains(&i) {
+                let mut size = 0;
+                let row = RowVisitor {
+                    kinds: &self.decoder.kinds,
+                    table: &mut *self.table,
+                    fault: &mut *self.fault,
+                    size: &mut size,
+                };
+                let more = seq.next_element_seed(RowSeed(row))?.is_some();
+                if more {
+                    self.sizes.push(size);
+                }
+                more
+            } else {
+                seq.next_element::<IgnoredAny>()?.is_some()
+            };
+            if !more {
+                break;
+            }
+            i += 1;
+        }
+        *self.total = i;
+        Ok(())
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for RowsSeed<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        struct Array<'r, 't>(RowsSeed<'r, 't>);
+        impl<'de> Visitor<'de> for Array<'_, '_> {
+            type Value = ();
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of rows")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+                self.0.rows(seq)
+            }
+        }
+        deserializer.deserialize_seq(Array(self))
+    }
+}
+
+/// One row, as an element of the rows array.
+struct RowSeed<'t>(RowVisitor<'t>);
+
+impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self.0)
+    }
+}
+
 /// A row's cells, decoded into the table by their columns' kinds as the
-/// parser visits them.
+/// parser visits them; `size` adds up the row's JSON text as sent (the
+/// byte budget's estimate).
 struct RowVisitor<'t> {
     kinds: &'t [(CellKind, usize)],
     table: &'t mut Table,
     fault: &'t mut Option<AppError>,
+    size: &'t mut usize,
 }
 
 impl<'de> Visitor<'de> for RowVisitor<'_> {
@@ -262,6 +407,8 @@ impl<'de> Visitor<'de> for RowVisitor<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut n = 0;
         loop {
+            // A comma after each cell but the last, and the brackets.
+            *self.size += 1;
             let more = match self.kinds.get(n) {
                 Some(&(kind, scale)) => seq
                     .next_element_seed(CellSeed {
@@ -269,6 +416,7 @@ impl<'de> Visitor<'de> for RowVisitor<'_> {
                         scale,
                         table: &mut *self.table,
                         fault: &mut *self.fault,
+                        size: &mut *self.size,
                     })?
                     .is_some(),
                 // Past the columns: only counted, for the error.
@@ -293,6 +441,7 @@ struct CellSeed<'t> {
     scale: usize,
     table: &'t mut Table,
     fault: &'t mut Option<AppError>,
+    size: &'t mut usize,
 }
 
 impl<'de> DeserializeSeed<'de> for CellSeed<'_> {
@@ -304,6 +453,7 @@ impl<'de> DeserializeSeed<'de> for CellSeed<'_> {
             kind: self.kind,
             scale: self.scale,
             table: self.table,
+            size: self.size,
         };
         deserializer.deserialize_any(visitor).inspect_err(|_| {
             if fault.is_none() {
@@ -320,6 +470,7 @@ struct CellVisitor<'t> {
     kind: CellKind,
     scale: usize,
     table: &'t mut Table,
+    size: &'t mut usize,
 }
 
 impl<'de> Visitor<'de> for CellVisitor<'_> {
@@ -329,53 +480,101 @@ impl<'de> Visitor<'de> for CellVisitor<'_> {
         f.write_str("a cell")
     }
 
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<(), E> {
+        // Borrowed: sent without an escape, so its text is as long as sent.
+        *self.size += v.len() + 2;
+        push_cell(self.table, self.kind, self.scale, v);
+        Ok(())
+    }
+
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        *self.size += escaped_len(v);
         push_cell(self.table, self.kind, self.scale, v);
         Ok(())
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        *self.size += 4;
         self.table.push_null();
         Ok(())
     }
 
     fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        *self.size += 4;
         self.table.push_null();
         Ok(())
     }
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        *self.size += if v { 4 } else { 5 };
         self.table.push_bool(v);
         Ok(())
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
-        self.table.push_value(Value::from(v));
+        self.push_value(Value::from(v));
         Ok(())
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
-        self.table.push_value(Value::from(v));
+        self.push_value(Value::from(v));
         Ok(())
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
-        self.table
-            .push_value(Number::from_f64(v).map_or(Value::Null, Value::Number));
+        self.push_value(Number::from_f64(v).map_or(Value::Null, Value::Number));
         Ok(())
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
         let value = Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
-        self.table.push_value(value);
+        self.push_value(value);
         Ok(())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
         let value = Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
-        self.table.push_value(value);
+        self.push_value(value);
         Ok(())
     }
+}
+
+impl CellVisitor<'_> {
+    /// A cell that is JSON of its own (not Snowflake's text form): sized as
+    /// its compact text.
+    fn push_value(self, value: Value) {
+        *self.size += json_len(&value);
+        self.table.push_value(value);
+    }
+}
+
+/// The length of `text` as a JSON string, quotes and escapes included.
+fn escaped_len(text: &str) -> usize {
+    text.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum::<usize>()
+        + 2
+}
+
+/// The length of `value`'s compact JSON text.
+fn json_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 fn wrong_width(cells: usize, columns: usize) -> AppError {

@@ -594,7 +594,7 @@ impl Execution<'_> {
         let meta = result_set_meta_data.unwrap_or_default();
         let concurrency = self.provider.settings.partition_concurrency;
         let fetch = |range: std::ops::Range<usize>| {
-            page::fetch_partitions(
+            page::fetch_partition_texts(
                 self.client(),
                 self.conn,
                 &statement_handle,

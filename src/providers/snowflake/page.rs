@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, Stream, StreamExt};
 
-use super::client::{Connection, ResultMeta, Rows, SnowflakeClient};
+use super::client::{Connection, ResultMeta, Rows, SnowflakeClient, partition_text_rows};
 use super::decode::{RowDecoder, unique_names};
+#[cfg(test)]
+use super::decode::RowType;
 use crate::deadline::Deadline;
 use crate::error::{AppError, ErrorKind};
 use crate::row_renderer::RowRenderer;
@@ -70,6 +72,23 @@ pub(crate) fn fetch_partitions<'a>(
         .buffered(concurrency.max(1))
 }
 
+/// [`fetch_partitions`] for a page: each body only gunzipped, for
+/// [`collect`] to delimit and decode in one pass.
+pub(crate) fn fetch_partition_texts<'a>(
+    client: &'a SnowflakeClient,
+    conn: &'a Connection,
+    handle: &'a str,
+    range: Range<usize>,
+    concurrency: usize,
+    deadline: &'a Deadline,
+) -> impl Stream<Item = Result<Vec<u8>, AppError>> + 'a {
+    stream::iter(range)
+        .map(move |n| async move { client.partition_body(conn, handle, n, deadline).await })
+        .buffered(concurrency.max(1))
+        .map(move |body| async move { client.text_off_thread(body?).await })
+        .buffered(concurrency.max(1))
+}
+
 /// The encoded size of a row, estimated from its JSON text and the names
 /// that will key it (close to the JSON the decoder produces).
 fn estimate(names: &[String], raw: &str) -> usize {
@@ -87,6 +106,45 @@ struct Decoded {
     error: Option<AppError>,
     /// Rows in the partition.
     total: usize,
+}
+
+/// Decode rows `start..start + cap` of partition `p` from its gunzipped
+/// body in one pass; a body that does not decode in that pass is delimited
+/// and decoded by [`decode_partition`], which finds what is wrong with it
+/// (and the row it is in) the same way for every partition.
+fn decode_text(
+    p: usize,
+    text: Vec<u8>,
+    expected: Option<usize>,
+    start: usize,
+    cap: usize,
+    names: Vec<String>,
+    decoder: &RowDecoder,
+) -> Result<Decoded, AppError> {
+    let overhead = names.iter().map(|n| n.len() + 4).sum::<usize>();
+    let mut table = Table::new(names);
+    table.reserve(expected.unwrap_or(0).saturating_sub(start).min(cap), 0);
+    let mut sizes = Vec::with_capacity(table.capacity_rows());
+    let total = decoder.decode_partition_text(&text, start, cap, &mut table, &mut sizes);
+    match total {
+        Some(total) if expected.is_none_or(|e| e == total) && start <= total => {
+            for size in &mut sizes {
+                *size += overhead;
+            }
+            Ok(Decoded {
+                table,
+                sizes,
+                error: None,
+                total,
+            })
+        }
+        _ => {
+            let names = table.names().to_vec();
+            drop(table);
+            let rows = partition_text_rows(p, text)?;
+            decode_partition(p, rows, expected, start, cap, names, decoder)
+        }
+    }
 }
 
 /// Decode rows `start..start + cap` of partition `p` (whose `partitionInfo`
@@ -138,7 +196,7 @@ pub(crate) async fn collect<F, S>(
 ) -> Result<Paged, AppError>
 where
     F: Fn(Range<usize>) -> S,
-    S: Stream<Item = Result<Rows, AppError>>,
+    S: Stream<Item = Result<Vec<u8>, AppError>>,
 {
     let parts = meta.partition_info.len().max(1);
     let (mut p, mut offset) = start;
@@ -219,9 +277,9 @@ where
                         let names = names.clone();
                         let decoder = decoder.clone();
                         async move {
-                            let data = got?;
+                            let text = got?;
                             tokio::task::spawn_blocking(move || {
-                                decode_partition(n, data, expected, start, cap, names, &decoder)
+                                decode_text(n, text, expected, start, cap, names, &decoder)
                             })
                             .await
                             .map_err(|_| {
@@ -423,8 +481,99 @@ pub(crate) fn snake(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
     use std::cell::RefCell;
+
+    /// A cell as a partition may hold it: text (escapes and control
+    /// characters included), null, or JSON that is not Snowflake's text form.
+    fn any_cell() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            4 => ".{0,10}".prop_map(Value::from),
+            1 => "[a\\\"\n\t\u{1}é]{0,6}".prop_map(Value::from),
+            1 => Just(Value::Null),
+            1 => any::<i32>().prop_map(Value::from),
+            1 => Just(json!([1, {"a": "b"}])),
+        ]
+    }
+
+    #[test]
+    fn a_partition_is_decoded_in_one_pass_when_it_is_well_formed() {
+        let row_type: Vec<RowType> = serde_json::from_value(json!([{"name": "V", "type": "text"}])).unwrap();
+        let decoder = RowDecoder::new(&row_type);
+        let text = br#"{"data": [["a"],["b\"c"],[null],["d"]], "other": {}}"#;
+        let (mut table, mut sizes) = (Table::new(vec!["V".into()]), Vec::new());
+        let total = decoder.decode_partition_text(text, 1, 2, &mut table, &mut sizes);
+        assert_eq!(total, Some(4));
+        assert_eq!(serde_json::to_value(&table).unwrap(), json!([{"V": "b\"c"}, {"V": null}]));
+        assert_eq!(sizes, [r#"["b\"c"]"#.len(), "[null]".len()]);
+        // A row of the wrong width, a second `data`, or anything after the
+        // rows leaves it to the delimited path.
+        for bad in [&br#"[["a"],["b","c"]]"#[..], br#"{"data": [], "data": []}"#, br#"[["a"]] x"#] {
+            let (mut table, mut sizes) = (Table::new(vec!["V".into()]), Vec::new());
+            assert_eq!(decoder.decode_partition_text(bad, 0, 9, &mut table, &mut sizes), None);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(crate::properties::config(400))]
+
+        /// The one-pass decoder gives what delimiting and decoding row by
+        /// row gives, for any body (rows of the wrong width, bodies that do
+        /// not parse, counts that disagree and starts past the end too), and
+        /// the same size for each row of compact JSON.
+        #[test]
+        fn one_pass_decoding_agrees_with_delimited_decoding(
+            rows in prop::collection::vec(prop::collection::vec(any_cell(), 2), 0..10),
+            odd_row in proptest::option::of((0usize..10, prop::collection::vec(any_cell(), 0..4))),
+            shape in 0u8..4,
+            start in 0usize..12,
+            cap in 0usize..12,
+            count_off in -1i64..=1,
+            cut in proptest::option::of(0usize..400),
+        ) {
+            let mut rows = rows;
+            if let Some((at, cells)) = odd_row && at < rows.len() {
+                rows[at] = cells;
+            }
+            let data = Value::from(rows.iter().map(|r| Value::from(r.clone())).collect::<Vec<_>>());
+            let mut text = match shape {
+                0 => serde_json::to_vec(&data).unwrap(),
+                1 => serde_json::to_vec(&json!({"data": data})).unwrap(),
+                2 => serde_json::to_vec_pretty(&json!({"data": data, "x": [1]})).unwrap(),
+                _ => serde_json::to_vec(&json!({"x": {"data": 1}, "data": data})).unwrap(),
+            };
+            if let Some(cut) = cut {
+                text.truncate(cut);
+            }
+            let expected = usize::try_from(rows.len() as i64 + count_off).ok();
+            let column = |name: &str, kind: &str| RowType {
+                name: name.into(),
+                kind: kind.into(),
+                scale: None,
+                precision: None,
+                nullable: None,
+            };
+            let row_type = [column("A", "text"), column("B", "variant")];
+            let names = unique_names(&row_type);
+            let decoder = RowDecoder::new(&row_type);
+            let fast = decode_text(1, text.clone(), expected, start, cap, names.clone(), &decoder);
+            let slow = partition_text_rows(1, text)
+                .and_then(|rows| decode_partition(1, rows, expected, start, cap, names, &decoder));
+            match (fast, slow) {
+                (Ok(f), Ok(s)) => {
+                    prop_assert_eq!(&f.table, &s.table);
+                    prop_assert_eq!(f.total, s.total);
+                    prop_assert_eq!(f.error.map(|e| e.message().to_owned()), s.error.map(|e| e.message().to_owned()));
+                    if shape != 2 {
+                        prop_assert_eq!(f.sizes, s.sizes);
+                    }
+                }
+                (Err(f), Err(s)) => prop_assert_eq!(f.message(), s.message()),
+                (f, s) => prop_assert!(false, "one pass {:?}, delimited {:?}", f.map(|d| d.total), s.map(|d| d.total)),
+            }
+        }
+    }
 
     /// 3 partitions of 4 rows: values "p.r".
     fn meta() -> ResultMeta {
@@ -447,11 +596,17 @@ mod tests {
     ) -> (Table, Result<Paged, AppError>)
     where
         F: Fn(Range<usize>) -> S,
-        S: Stream<Item = Result<Rows, AppError>>,
+        S: Stream<Item = Result<Vec<u8>, AppError>>,
     {
         let mut rows = Table::new(unique_names(&meta.row_type));
         let paged = collect(meta, first, start, max_rows, budget, fetch, &mut rows).await;
         (rows, paged)
+    }
+
+    /// Partition `p`'s body as Snowflake sends it (after gunzip).
+    fn partition_text(p: usize) -> Vec<u8> {
+        let rows: Vec<String> = (0..4).map(|r| format!(r#"["{p}.{r}"]"#)).collect();
+        format!(r#"{{"data": [{}]}}"#, rows.join(", ")).into_bytes()
     }
 
     fn partition(p: usize) -> Rows {
@@ -467,7 +622,7 @@ mod tests {
         let calls = RefCell::new(Vec::new());
         let fetch = |r: Range<usize>| {
             calls.borrow_mut().push(r.clone());
-            stream::iter(r.map(|p| Ok(partition(p))))
+            stream::iter(r.map(|p| Ok(partition_text(p))))
         };
         let (rows, paged) = collect_table(&meta(), partition(0), start, max_rows, budget, fetch).await;
         let paged = paged.unwrap();
@@ -503,7 +658,7 @@ mod tests {
             let mut got = Vec::new();
             let mut start = (0, 0);
             for _ in 0..200 {
-                let fetch = |r: Range<usize>| stream::iter(r.map(|p| Ok(partition(p))));
+                let fetch = |r: Range<usize>| stream::iter(r.map(|p| Ok(partition_text(p))));
                 let first = if start.0 == 0 { partition(0) } else { Rows::default() };
                 let (rows, paged) =
                     collect_table(&meta, first, start, max_rows, usize::MAX, fetch).await;
@@ -535,7 +690,7 @@ mod tests {
         let calls = RefCell::new(Vec::new());
         let fetch = |r: Range<usize>| {
             calls.borrow_mut().push(r.clone());
-            stream::iter(r.map(|p| Ok(partition(p))))
+            stream::iter(r.map(|p| Ok(partition_text(p))))
         };
         let (rows, paged) =
             collect_table(&meta(), partition(0), (0, 0), usize::MAX, usize::MAX, fetch).await;
@@ -549,7 +704,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_partition_stream_that_ends_early_is_an_upstream_fault() {
-        let fetch = |_r: Range<usize>| stream::iter(vec![Ok(partition(1))]);
+        let fetch = |_r: Range<usize>| stream::iter(vec![Ok(partition_text(1))]);
         let (_, paged) =
             collect_table(&meta(), partition(0), (0, 0), usize::MAX, usize::MAX, fetch).await;
         let err = paged.unwrap_err();
@@ -594,9 +749,9 @@ mod tests {
 
     #[tokio::test]
     async fn cursor_past_the_end_is_rejected() {
-        let fetch = |_r: Range<usize>| stream::iter(Vec::<Result<Rows, AppError>>::new());
+        let fetch = |_r: Range<usize>| stream::iter(Vec::<Result<Vec<u8>, AppError>>::new());
         assert!(collect_table(&meta(), partition(0), (3, 0), 1, 1, fetch).await.1.is_err());
-        let fetch = |r: Range<usize>| stream::iter(r.map(|p| Ok(partition(p))));
+        let fetch = |r: Range<usize>| stream::iter(r.map(|p| Ok(partition_text(p))));
         assert!(collect_table(&meta(), partition(0), (1, 9), 1, 1, fetch).await.1.is_err());
     }
 
