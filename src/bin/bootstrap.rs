@@ -27,9 +27,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let app = &app;
     // The runtime without its tracing layer: the handler opens the one span
     // per invocation (request id, trace id, trigger, provider), so no field
-    // is carried twice.
+    // is carried twice. The handler's future lives on the heap, where its
+    // memory is reused, not on the main stack, whose touched pages stay.
     lambda_runtime::Runtime::new(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
-        app.handle(event)
+        Box::pin(app.handle(event))
     }))
     .run()
     .await

@@ -45,7 +45,10 @@ impl SecretSource for SecretsManagerSource {
             .secret_id(&key.secret_id)
             .set_version_stage(key.version_stage.clone())
             .set_version_id(key.version_id.clone())
-            .send()
+            .send();
+        // The SDK's operation future is large: boxed, it does not deepen
+        // the stack of every invocation that fetches a secret.
+        let output = Box::pin(output)
             .await
             .map_err(|err| map_sdk_error(&key.secret_id, err))?;
         if let Some(text) = output.secret_string {
