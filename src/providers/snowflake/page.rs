@@ -182,6 +182,13 @@ fn decode_partition(
     Ok(decoded)
 }
 
+/// A partition's body as the page gets it: partition 0 delimited from the
+/// statement's answer, the others gunzipped downloads.
+enum Body {
+    Rows(Rows),
+    Text(Vec<u8>),
+}
+
 /// Collect rows from `start` into `sink`; `fetch` streams a range of
 /// partitions ≥ 1 in order. Each partition is decoded on the blocking pool as
 /// it arrives, so decoding runs beside the downloads and beside the sink.
@@ -230,23 +237,13 @@ where
             paged.next = Some((p, offset));
             return Ok(paged);
         }
-        let decoded = if p == 0 {
-            let data = first.take().unwrap_or_default();
-            decode_partition(
-                0,
-                data,
-                count(0),
-                offset,
-                max_rows - rows,
-                names.clone(),
-                &decoder,
-            )?
-        } else {
+        let decoded = {
             if batch.as_ref().is_none_or(|(end, _)| p >= *end) {
                 // Every partition the page can use: while they fit the byte
                 // budget and `max_rows` wants more rows. One stream, so the
                 // next download starts as soon as one is done (at most
-                // `concurrency` in flight, and as many decoded ahead).
+                // `concurrency` in flight, and as many decoded ahead), and
+                // partition 0 (inline in the answer) decodes beside them.
                 let room = budget.saturating_sub(bytes);
                 let mut end = p + 1;
                 let mut planned = size(p);
@@ -259,7 +256,9 @@ where
                     wanted += count(end).unwrap_or(0);
                     end += 1;
                 }
-                paged.fetched += (end - p) as u32;
+                let inline = if p == 0 { first.take() } else { None };
+                let from = if p == 0 { 1 } else { p };
+                paged.fetched += end.saturating_sub(from) as u32;
                 // Each partition of the batch: its first row, the rows the
                 // page can still take, and the rows partitionInfo promises.
                 let mut plan = Vec::with_capacity(end - p);
@@ -269,17 +268,26 @@ where
                     plan.push((n, start, max_rows.saturating_sub(before), count(n)));
                     before += count(n).unwrap_or(0).saturating_sub(start);
                 }
+                let downloads = stream::iter((from < end).then(|| fetch(from..end)))
+                    .flatten()
+                    .map(|got| got.map(Body::Text));
+                let bodies = stream::iter(inline.map(|rows| Ok(Body::Rows(rows)))).chain(downloads);
                 let names = names.clone();
                 let decoder = decoder.clone();
-                let decoding = fetch(p..end)
+                let decoding = bodies
                     .zip(stream::iter(plan))
                     .map(move |(got, (n, start, cap, expected))| {
                         let names = names.clone();
                         let decoder = decoder.clone();
                         async move {
-                            let text = got?;
-                            tokio::task::spawn_blocking(move || {
-                                decode_text(n, text, expected, start, cap, names, &decoder)
+                            let body = got?;
+                            tokio::task::spawn_blocking(move || match body {
+                                Body::Rows(rows) => {
+                                    decode_partition(n, rows, expected, start, cap, names, &decoder)
+                                }
+                                Body::Text(text) => {
+                                    decode_text(n, text, expected, start, cap, names, &decoder)
+                                }
                             })
                             .await
                             .map_err(|_| {
