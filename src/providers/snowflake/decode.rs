@@ -638,6 +638,9 @@ fn push_number(table: &mut Table, kind: CellKind, scale: usize, cell: &str) {
     {
         return table.push_int(n);
     }
+    if let Some(f) = short_decimal(cell) {
+        return table.push_float(f);
+    }
     match plain_decimal(cell) {
         Some(true) => match cell.parse::<f64>() {
             Ok(f) if f.is_finite() => table.push_float(f),
@@ -646,6 +649,41 @@ fn push_number(table: &mut Table, kind: CellKind, scale: usize, cell: &str) {
         Some(false) => table.push_text(cell),
         None => table.push_value(decode_kind(kind, scale, cell)),
     }
+}
+
+/// A plain decimal with a fraction (`-?digits.digits`) of at most 15
+/// digits in all, as a double, without a general float parser: its digits
+/// make an integer below 2^53 and its scale a power of ten up to 10^14, both
+/// exact doubles, so one IEEE division rounds the quotient exactly as parsing
+/// the text would.
+pub(crate) fn short_decimal(cell: &str) -> Option<f64> {
+    /// 10^0 ..= 10^14, exact as doubles.
+    const POW10: [f64; 15] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14,
+    ];
+    let (negative, unsigned) = match cell.strip_prefix('-') {
+        Some(rest) => (true, rest.as_bytes()),
+        None => (false, cell.as_bytes()),
+    };
+    if unsigned.len() > 16 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    let mut dot = None;
+    for (i, &b) in unsigned.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => n = n * 10 + u64::from(b - b'0'),
+            b'.' if dot.is_none() => dot = Some(i),
+            _ => return None,
+        }
+    }
+    let dot = dot?;
+    let scale = unsigned.len() - dot - 1;
+    if dot == 0 || scale == 0 || unsigned.len() - 1 > 15 {
+        return None;
+    }
+    let f = n as f64 / POW10[scale];
+    Some(if negative { -f } else { f })
 }
 
 /// For a plain decimal with a fraction (`-?digits.digits`, as Snowflake
