@@ -362,9 +362,13 @@ impl<S: SecretSource> App<S> {
     /// checked against the limit, searched (SIMD substring search) for a
     /// credential an upstream echoed, and masked in the rare body that does.
     /// The rows are freed before the runtime copies the text out.
-    fn serialize(&self, result: FetchResult, redactor: &Redactor) -> Result<Reply, AppError> {
-        let text = serde_json::value::to_raw_value(&result)
-            .map_err(|e| AppError::internal(format!("could not serialize the result: {e}")))?;
+    fn serialize(&self, mut result: FetchResult, redactor: &Redactor) -> Result<Reply, AppError> {
+        let text = match result.take_rendered() {
+            // Rendered by the provider as it fetched (a Snowflake page).
+            Some(text) => text,
+            None => serde_json::value::to_raw_value(&result)
+                .map_err(|e| AppError::internal(format!("could not serialize the result: {e}")))?,
+        };
         drop(result);
         self.checked(text, redactor)
     }
@@ -393,14 +397,18 @@ impl<S: SecretSource> App<S> {
         request_id: &str,
         redactor: &Redactor,
     ) -> (Reply, Option<AppError>) {
-        let rendered = result.and_then(|r| {
+        let rendered = result.and_then(|mut r| {
             // The result is escaped straight into the proxy response, once;
             // credentials are JSON-safe text, so they read the same escaped.
-            let text =
-                serde_json::value::to_raw_value(&http_response(style, 200, Body::Result(&r), &[]))
-                    .map_err(|e| {
-                        AppError::internal(format!("could not serialize the response: {e}"))
-                    })?;
+            let body = r.take_rendered();
+            let body = match &body {
+                Some(text) => Body::Text(text.get()),
+                None => Body::Result(&r),
+            };
+            let text = serde_json::value::to_raw_value(&http_response(style, 200, body, &[]))
+                .map_err(|e| {
+                    AppError::internal(format!("could not serialize the response: {e}"))
+                })?;
             drop(r);
             self.checked(text, redactor)
         });

@@ -87,9 +87,9 @@ pub(crate) struct FetchResult {
     pub(crate) columns: Vec<Column>,
     /// One object per row.
     pub(crate) rows: Table,
-    /// The rows already rendered as their JSON array (a Snowflake page,
-    /// rendered while it was decoded); `rows` is then empty.
-    pub(crate) rendered_rows: Option<RenderedRows>,
+    /// The whole body already rendered (a Snowflake page, rendered while
+    /// it was decoded); `rows` is then empty.
+    pub(crate) rendered: Option<RenderedBody>,
     /// `rows.len()`.
     pub(crate) row_count: usize,
     /// Provider metadata.
@@ -102,24 +102,57 @@ pub(crate) struct FetchResult {
 
 impl Serialize for FetchResult {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut s = serializer.serialize_struct("FetchResult", 6)?;
-        s.serialize_field("provider", self.provider)?;
-        s.serialize_field("columns", &self.columns)?;
-        match (&self.output, &self.rendered_rows) {
-            (None, None) => s.serialize_field("rows", &self.rows)?,
-            (None, Some(rendered)) => s.serialize_field("rows", &rendered.0)?,
-            (Some(_), _) => s.skip_field("rows")?,
+        if let (None, Some(body)) = (&self.output, &self.rendered) {
+            return body.0.serialize(serializer);
         }
-        s.serialize_field("row_count", &self.row_count)?;
-        s.serialize_field("meta", &self.meta)?;
-        s.serialize_field("next_cursor", &self.next_cursor)?;
-        match &self.output {
-            Some(manifest) => s.serialize_field("output", manifest)?,
-            None => s.skip_field("output")?,
-        }
-        s.end()
+        let rows = self.output.is_none().then_some(&self.rows);
+        serialize_body(serializer, self.provider, &self.columns, rows, || {
+            Ok(BodyTail {
+                row_count: self.row_count,
+                meta: &self.meta,
+                next_cursor: self.next_cursor.as_deref(),
+                output: self.output.as_ref(),
+            })
+        })
     }
+}
+
+/// The members of a result body after its rows.
+pub(crate) struct BodyTail<'a> {
+    pub(crate) row_count: usize,
+    pub(crate) meta: &'a Map<String, Value>,
+    pub(crate) next_cursor: Option<&'a str>,
+    pub(crate) output: Option<&'a Manifest>,
+}
+
+/// A result body, member by member: `rows` (left out when `None`: the rows
+/// went to S3) is serialised before `tail` is asked for, so a body can be
+/// rendered while its rows still arrive and its page is still being cut
+/// (see `crate::row_renderer`). The one definition of the body's shape.
+pub(crate) fn serialize_body<'a, S: serde::Serializer, R: Serialize>(
+    serializer: S,
+    provider: &str,
+    columns: &[Column],
+    rows: Option<&R>,
+    tail: impl FnOnce() -> Result<BodyTail<'a>, String>,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::{Error, SerializeStruct};
+    let mut s = serializer.serialize_struct("FetchResult", 6)?;
+    s.serialize_field("provider", provider)?;
+    s.serialize_field("columns", columns)?;
+    match rows {
+        Some(rows) => s.serialize_field("rows", rows)?,
+        None => s.skip_field("rows")?,
+    }
+    let tail = tail().map_err(S::Error::custom)?;
+    s.serialize_field("row_count", &tail.row_count)?;
+    s.serialize_field("meta", tail.meta)?;
+    s.serialize_field("next_cursor", &tail.next_cursor)?;
+    match tail.output {
+        Some(manifest) => s.serialize_field("output", manifest)?,
+        None => s.skip_field("output")?,
+    }
+    s.end()
 }
 
 impl FetchResult {
@@ -135,34 +168,24 @@ impl FetchResult {
             row_count: rows.rows(),
             columns,
             rows,
-            rendered_rows: None,
+            rendered: None,
             meta,
             next_cursor: None,
             output: None,
         }
     }
 
-    /// A complete result whose `row_count` rows are already rendered.
-    pub(crate) fn rendered(
-        provider: &'static str,
-        columns: Vec<Column>,
-        rows: Box<RawValue>,
-        row_count: usize,
-        meta: Map<String, Value>,
-    ) -> Self {
-        FetchResult {
-            row_count,
-            rendered_rows: Some(RenderedRows(rows)),
-            ..FetchResult::new(provider, columns, Table::default(), meta)
-        }
+    /// The rendered body, taken out (the rest of the result describes it).
+    pub(crate) fn take_rendered(&mut self) -> Option<Box<RawValue>> {
+        self.rendered.take().map(|body| body.0)
     }
 }
 
-/// Rows rendered as the JSON array `rows` holds (see `crate::row_renderer`).
+/// A result body rendered whole (see `crate::row_renderer`).
 #[derive(Clone, Debug)]
-pub(crate) struct RenderedRows(pub(crate) Box<RawValue>);
+pub(crate) struct RenderedBody(pub(crate) Box<RawValue>);
 
-impl PartialEq for RenderedRows {
+impl PartialEq for RenderedBody {
     fn eq(&self, other: &Self) -> bool {
         self.0.get() == other.0.get()
     }

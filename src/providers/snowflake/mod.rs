@@ -41,8 +41,8 @@ use crate::error::{AppError, ErrorKind};
 use crate::redact::Redactor;
 use crate::output::ObjectWriter;
 use crate::output::key::Placeholder;
-use crate::response::FetchResult;
-use crate::row_renderer::RowRenderer;
+use crate::response::{FetchResult, RenderedBody};
+use crate::row_renderer::{RowRenderer, Tail};
 use crate::table::Table;
 use crate::secrets::refresh::{Attempt, RetryPolicy, with_credential};
 use crate::secrets::{SecretRef, SecretSource, SecretValue};
@@ -206,16 +206,13 @@ impl Provider for Snowflake {
             let handle = rs.statement_handle.clone();
             let stored = (rs.result_set_meta_data.as_ref().is_some_and(|m| m.partition_info.len() > 1))
                 .then(|| StoredMeta::of(&rs));
-            let (mut result, next) = run.page(*rs, start, page_budget).await?;
+            let (mut result, renderer, next) = run.page(*rs, start, page_budget).await?;
             if let (Some(stored), Some(_)) = (stored, &next) {
                 self.results.keep_meta(&handle, stored);
             }
             record_reuse(&mut result, reuse);
-            let next_cursor = next.map(|state| cursor::seal(state, &credential.cursor_key()));
-            Ok(FetchResult {
-                next_cursor,
-                ..result
-            })
+            result.next_cursor = next.map(|state| cursor::seal(state, &credential.cursor_key()));
+            rendered(result, renderer).await
         })
         .await
     }
@@ -233,6 +230,18 @@ fn whole_result_only(task: &SnowflakeTask) -> Result<(), AppError> {
 
 /// `meta.cache` for a statement with `cache_secs`: whether its stored
 /// result was reused.
+/// `result` with its body, which `renderer` has the rows of, rendered
+/// whole: the page is complete and its cursor sealed.
+async fn rendered(mut result: FetchResult, renderer: RowRenderer) -> Result<FetchResult, AppError> {
+    let tail = Tail {
+        row_count: result.row_count,
+        meta: result.meta.clone(),
+        next_cursor: result.next_cursor.clone(),
+    };
+    result.rendered = Some(RenderedBody(renderer.finish(tail).await?));
+    Ok(result)
+}
+
 fn record_reuse(result: &mut FetchResult, reuse: Option<bool>) {
     if let Some(hit) = reuse {
         result
@@ -582,7 +591,7 @@ impl Execution<'_> {
         rs: ResultSet,
         start: (usize, usize),
         budget: usize,
-    ) -> Result<(FetchResult, Option<CursorState>), AppError> {
+    ) -> Result<(FetchResult, RowRenderer, Option<CursorState>), AppError> {
         let ResultSet {
             result_set_meta_data,
             data,
@@ -603,9 +612,10 @@ impl Execution<'_> {
                 self.deadline,
             )
         };
-        // The rows are rendered on a blocking thread as each partition is
+        // The body is rendered on a blocking thread as each partition is
         // taken, beside the decoding of the next ones.
-        let mut rendered = RowRenderer::start();
+        let columns = decode::columns(&meta.row_type);
+        let mut rendered = RowRenderer::start("snowflake", columns.clone());
         let paged = page::collect(
             &meta,
             data,
@@ -616,7 +626,6 @@ impl Execution<'_> {
             &mut rendered,
         )
         .await?;
-        let rows = rendered.finish().await?;
         if paged.fetched > 0 {
             self.stats.record_upstream_batch(paged.fetched, paged.waited);
         }
@@ -633,11 +642,9 @@ impl Execution<'_> {
             "page".into(),
             json!({"partition": start.0, "offset": start.1}),
         );
-        let columns = decode::columns(&meta.row_type);
-        Ok((
-            FetchResult::rendered("snowflake", columns, rows, paged.rows, out_meta),
-            next,
-        ))
+        let mut result = FetchResult::new("snowflake", columns, Table::default(), out_meta);
+        result.row_count = paged.rows;
+        Ok((result, rendered, next))
     }
 
     /// Every row from the start, up to `max_rows`, written into `sink`
