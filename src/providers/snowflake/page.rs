@@ -122,8 +122,12 @@ fn decode_text(
     decoder: &RowDecoder,
 ) -> Result<Decoded, AppError> {
     let overhead = names.iter().map(|n| n.len() + 4).sum::<usize>();
+    // Room for the rows partitionInfo promises, but never more than the body
+    // can hold (a row of n cells takes at least 3n + 1 bytes): a hostile
+    // rowCount reserves nothing it does not send.
+    let most = text.len() / (3 * names.len() + 1);
     let mut table = Table::new(names);
-    table.reserve(expected.unwrap_or(0).saturating_sub(start).min(cap), 0);
+    table.reserve(expected.unwrap_or(0).saturating_sub(start).min(cap).min(most), 0);
     let mut sizes = Vec::with_capacity(table.capacity_rows());
     let total = decoder.decode_partition_text(&text, start, cap, &mut table, &mut sizes);
     match total {
@@ -503,6 +507,19 @@ mod tests {
             1 => any::<i32>().prop_map(Value::from),
             1 => Just(json!([1, {"a": "b"}])),
         ]
+    }
+
+    #[test]
+    fn a_hostile_row_count_reserves_nothing_the_body_does_not_hold() {
+        let row_type: Vec<RowType> = serde_json::from_value(json!([{"name": "V", "type": "text"}])).unwrap();
+        let decoder = RowDecoder::new(&row_type);
+        let names = vec!["V".to_owned()];
+        let text = br#"[["a"],["b"]]"#.to_vec();
+        let err = decode_text(3, text, Some(usize::MAX / 2), 0, usize::MAX, names, &decoder)
+            .err()
+            .expect("the count disagrees");
+        assert_eq!(err.kind(), ErrorKind::UpstreamFailed);
+        assert!(err.message().contains("partitionInfo"), "{}", err.message());
     }
 
     #[test]
