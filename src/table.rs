@@ -50,11 +50,6 @@ impl Table {
         }
     }
 
-    /// How many rows the cells have room for.
-    pub(crate) fn capacity_rows(&self) -> usize {
-        self.cells.capacity() / self.names.len().max(1)
-    }
-
     /// Room for `rows` more rows, and `text` more bytes of text.
     pub(crate) fn reserve(&mut self, rows: usize, text: usize) {
         self.cells

@@ -43,12 +43,16 @@ impl Rows {
     /// The rows of a partition's body: `{"data": [...]}` as documented, or
     /// the bare array of rows. `None` when it is neither (or over 4 GiB).
     pub(crate) fn parse(body: Vec<u8>) -> Option<Rows> {
+        Rows::parse_text(String::from_utf8(body).ok()?)
+    }
+
+    /// [`Rows::parse`] of text already known to be UTF-8.
+    fn parse_text(text: String) -> Option<Rows> {
         #[derive(Deserialize)]
         struct Partition<'a> {
             #[serde(borrow)]
             data: Vec<&'a RawValue>,
         }
-        let text = String::from_utf8(body).ok()?;
         let raws = match text.bytes().find(|b| !b.is_ascii_whitespace()) {
             Some(b'[') => serde_json::from_str::<Vec<&RawValue>>(&text).ok()?,
             _ => serde_json::from_str::<Partition<'_>>(&text).ok()?.data,
@@ -107,7 +111,7 @@ impl<'de> Deserialize<'de> for Rows {
         if !text.starts_with('[') {
             return Err(serde::de::Error::custom("partition 0 is not an array of rows"));
         }
-        Rows::parse(text.into_string().into_bytes())
+        Rows::parse_text(text.into_string())
             .ok_or_else(|| serde::de::Error::custom("partition 0 is not an array of rows"))
     }
 }
@@ -386,27 +390,29 @@ impl SnowflakeClient {
     /// gunzipped within the body cap and delimited, on the blocking pool
     /// when the body is large.
     pub(crate) async fn rows_off_thread(&self, n: usize, body: Vec<u8>) -> Result<Rows, AppError> {
-        let max = self.max_body;
-        if body.len() <= OFF_THREAD_BYTES {
-            return partition_rows(n, body, max);
-        }
-        tokio::task::spawn_blocking(move || partition_rows(n, body, max))
+        self.off_thread(body, move |body, max| partition_rows(n, body, max))
             .await
-            .map_err(|_| AppError::internal("reading a Snowflake partition failed"))?
     }
-}
 
-impl SnowflakeClient {
-    /// Partition `n`'s body (from [`SnowflakeClient::partition_body`])
-    /// gunzipped within the body cap, on the blocking pool when it is large:
-    /// its rows are delimited as they are decoded (see
-    /// `RowDecoder::decode_partition_text`).
+    /// Partition `n`'s body gunzipped within the body cap, on the blocking
+    /// pool when it is large: its rows are delimited as they are decoded
+    /// (see `RowDecoder::decode_partition_text`).
     pub(crate) async fn text_off_thread(&self, body: Vec<u8>) -> Result<Vec<u8>, AppError> {
+        self.off_thread(body, gunzip).await
+    }
+
+    /// `read` of a partition's body and the body cap: inline for a small
+    /// body, on the blocking pool for a large one.
+    async fn off_thread<T: Send + 'static>(
+        &self,
+        body: Vec<u8>,
+        read: impl FnOnce(Vec<u8>, usize) -> Result<T, AppError> + Send + 'static,
+    ) -> Result<T, AppError> {
         let max = self.max_body;
         if body.len() <= OFF_THREAD_BYTES {
-            return gunzip(body, max);
+            return read(body, max);
         }
-        tokio::task::spawn_blocking(move || gunzip(body, max))
+        tokio::task::spawn_blocking(move || read(body, max))
             .await
             .map_err(|_| AppError::internal("reading a Snowflake partition failed"))?
     }

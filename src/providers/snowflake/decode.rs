@@ -244,9 +244,7 @@ impl RowDecoder {
             }
         }
     }
-}
 
-impl RowDecoder {
     /// Decode rows `start..start + cap` of a partition's whole body (`{"data":
     /// [...]}` or the bare array of rows) in one pass: rows outside the
     /// range are skipped unparsed, each row in it is decoded into `table` as
@@ -264,7 +262,6 @@ impl RowDecoder {
         sizes: &mut Vec<usize>,
     ) -> Option<usize> {
         let mut total = 0;
-        let mut fault = None;
         // One UTF-8 check of the whole body (vectorised) rather than one per
         // string as a byte parser makes.
         let text = std::str::from_utf8(text).ok()?;
@@ -276,7 +273,6 @@ impl RowDecoder {
             table,
             sizes,
             total: &mut total,
-            fault: &mut fault,
         });
         serde::Deserializer::deserialize_any(&mut de, visitor).ok()?;
         de.end().ok()?;
@@ -325,11 +321,12 @@ struct RowsSeed<'r, 't> {
     table: &'t mut Table,
     sizes: &'t mut Vec<usize>,
     total: &'t mut usize,
-    fault: &'t mut Option<AppError>,
 }
 
 impl RowsSeed<'_, '_> {
     fn rows<'de, A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        // A fault ends this pass; the delimited one reports it.
+        let mut fault = None;
         let mut i = 0;
         loop {
             let more = if (self.start..self.end).contains(&i) {
@@ -337,7 +334,7 @@ impl RowsSeed<'_, '_> {
                 let row = RowVisitor {
                     kinds: &self.decoder.kinds,
                     table: &mut *self.table,
-                    fault: &mut *self.fault,
+                    fault: &mut fault,
                     size: &mut size,
                 };
                 let more = seq.next_element_seed(RowSeed(row))?.is_some();

@@ -228,8 +228,6 @@ fn whole_result_only(task: &SnowflakeTask) -> Result<(), AppError> {
     }
 }
 
-/// `meta.cache` for a statement with `cache_secs`: whether its stored
-/// result was reused.
 /// `result` with its body, which `renderer` has the rows of, rendered
 /// whole: the page is complete and its cursor sealed.
 async fn rendered(mut result: FetchResult, renderer: RowRenderer) -> Result<FetchResult, AppError> {
@@ -242,6 +240,8 @@ async fn rendered(mut result: FetchResult, renderer: RowRenderer) -> Result<Fetc
     Ok(result)
 }
 
+/// `meta.cache` for a statement with `cache_secs`: whether its stored
+/// result was reused.
 fn record_reuse(result: &mut FetchResult, reuse: Option<bool>) {
     if let Some(hit) = reuse {
         result

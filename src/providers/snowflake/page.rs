@@ -10,8 +10,6 @@ use futures_util::stream::{self, Stream, StreamExt};
 
 use super::client::{Connection, ResultMeta, Rows, SnowflakeClient, partition_text_rows};
 use super::decode::{RowDecoder, unique_names};
-#[cfg(test)]
-use super::decode::RowType;
 use crate::deadline::Deadline;
 use crate::error::{AppError, ErrorKind};
 use crate::row_renderer::RowRenderer;
@@ -62,12 +60,7 @@ pub(crate) fn fetch_partitions<'a>(
     concurrency: usize,
     deadline: &'a Deadline,
 ) -> impl Stream<Item = Result<Rows, AppError>> + 'a {
-    // Two stages: at most `concurrency` downloads in flight, each slot free
-    // again as soon as its bytes are in, and as many bodies inflated and
-    // delimited on the blocking pool behind them.
-    stream::iter(range)
-        .map(move |n| async move { (n, client.partition_body(conn, handle, n, deadline).await) })
-        .buffered(concurrency.max(1))
+    downloads(client, conn, handle, range, concurrency, deadline)
         .map(move |(n, body)| async move { client.rows_off_thread(n, body?).await })
         .buffered(concurrency.max(1))
 }
@@ -82,10 +75,24 @@ pub(crate) fn fetch_partition_texts<'a>(
     concurrency: usize,
     deadline: &'a Deadline,
 ) -> impl Stream<Item = Result<Vec<u8>, AppError>> + 'a {
-    stream::iter(range)
-        .map(move |n| async move { client.partition_body(conn, handle, n, deadline).await })
+    downloads(client, conn, handle, range, concurrency, deadline)
+        .map(move |(_, body)| async move { client.text_off_thread(body?).await })
         .buffered(concurrency.max(1))
-        .map(move |body| async move { client.text_off_thread(body?).await })
+}
+
+/// The first of two stages: at most `concurrency` downloads in flight, each
+/// slot free again as soon as its bytes are in; the caller inflates (and
+/// delimits) on the blocking pool behind them.
+fn downloads<'a>(
+    client: &'a SnowflakeClient,
+    conn: &'a Connection,
+    handle: &'a str,
+    range: Range<usize>,
+    concurrency: usize,
+    deadline: &'a Deadline,
+) -> impl Stream<Item = (usize, Result<Vec<u8>, AppError>)> + 'a {
+    stream::iter(range)
+        .map(move |n| async move { (n, client.partition_body(conn, handle, n, deadline).await) })
         .buffered(concurrency.max(1))
 }
 
@@ -126,9 +133,10 @@ fn decode_text(
     // can hold (a row of n cells takes at least 3n + 1 bytes): a hostile
     // rowCount reserves nothing it does not send.
     let most = text.len() / (3 * names.len() + 1);
+    let rows = expected.unwrap_or(0).saturating_sub(start).min(cap).min(most);
     let mut table = Table::new(names);
-    table.reserve(expected.unwrap_or(0).saturating_sub(start).min(cap).min(most), 0);
-    let mut sizes = Vec::with_capacity(table.capacity_rows());
+    table.reserve(rows, 0);
+    let mut sizes = Vec::with_capacity(rows);
     let total = decoder.decode_partition_text(&text, start, cap, &mut table, &mut sizes);
     match total {
         Some(total) if expected.is_none_or(|e| e == total) && start <= total => {
@@ -492,6 +500,7 @@ pub(crate) fn snake(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::decode::RowType;
     use super::*;
     use proptest::prelude::*;
     use serde_json::{Value, json};
