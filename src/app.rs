@@ -24,7 +24,7 @@ use crate::output::key::{Placeholder, date_and_time};
 use crate::output::{Output, OutputSpec};
 use crate::providers::{Providers, Shared};
 use crate::redact::Redactor;
-use crate::response::{Body, FetchResult, HttpStyle, Reply, error_body, http_response};
+use crate::response::{FetchResult, HttpStyle, Reply, error_body, http_response};
 use crate::routes;
 use crate::secrets::{SecretCache, SecretSource};
 use crate::table::Table;
@@ -366,8 +366,7 @@ impl<S: SecretSource> App<S> {
         let text = match result.take_rendered() {
             // Rendered by the provider as it fetched (a Snowflake page).
             Some(text) => text,
-            None => serde_json::value::to_raw_value(&result)
-                .map_err(|e| AppError::internal(format!("could not serialize the result: {e}")))?,
+            None => result.render()?,
         };
         drop(result);
         self.checked(text, redactor)
@@ -398,18 +397,19 @@ impl<S: SecretSource> App<S> {
         redactor: &Redactor,
     ) -> (Reply, Option<AppError>) {
         let rendered = result.and_then(|mut r| {
-            // The result is escaped straight into the proxy response, once;
-            // credentials are JSON-safe text, so they read the same escaped.
-            let body = r.take_rendered();
-            let body = match &body {
-                Some(text) => Body::Text(text.get()),
-                None => Body::Result(&r),
+            // The result's text is escaped into the proxy response once
+            // (its rows freed first); credentials are JSON-safe text, so
+            // they read the same escaped.
+            let body = match r.take_rendered() {
+                Some(text) => text,
+                None => r.render()?,
             };
-            let text = serde_json::value::to_raw_value(&http_response(style, 200, body, &[]))
+            drop(r);
+            let text = serde_json::value::to_raw_value(&http_response(style, 200, body.get(), &[]))
                 .map_err(|e| {
                     AppError::internal(format!("could not serialize the response: {e}"))
                 })?;
-            drop(r);
+            drop(body);
             self.checked(text, redactor)
         });
         match rendered {
@@ -436,7 +436,7 @@ impl<S: SecretSource> App<S> {
             headers.push(("allow", allow.as_str().to_owned()));
         }
         let body = error_body(err, request_id).to_string();
-        proxy(style, err.kind().http_status(), Body::Text(&body), &headers).unwrap_or_else(|_| {
+        proxy(style, err.kind().http_status(), &body, &headers).unwrap_or_else(|_| {
             RawValue::from_string(r#"{"statusCode":500,"body":""}"#.to_owned())
                 .unwrap_or_else(|_| RawValue::NULL.to_owned())
         })
@@ -493,7 +493,7 @@ impl<S: SecretSource> App<S> {
 fn proxy(
     style: HttpStyle,
     status: u16,
-    body: Body<'_>,
+    body: &str,
     headers: &[(&str, String)],
 ) -> Result<Box<RawValue>, AppError> {
     serde_json::value::to_raw_value(&http_response(style, status, body, headers))

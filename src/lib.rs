@@ -21,6 +21,7 @@ pub mod providers;
 pub mod redact;
 pub mod response;
 pub(crate) mod routes;
+pub(crate) mod row_json;
 pub(crate) mod row_renderer;
 pub mod secrets;
 pub(crate) mod table;

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::AppError;
 use crate::output::Manifest;
+use crate::row_json;
 use crate::table::Table;
 
 /// A column's type, one vocabulary for every provider.
@@ -102,18 +103,13 @@ pub(crate) struct FetchResult {
 
 impl Serialize for FetchResult {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error;
         if let (None, Some(body)) = (&self.output, &self.rendered) {
             return body.0.serialize(serializer);
         }
-        let rows = self.output.is_none().then_some(&self.rows);
-        serialize_body(serializer, self.provider, &self.columns, rows, || {
-            Ok(BodyTail {
-                row_count: self.row_count,
-                meta: &self.meta,
-                next_cursor: self.next_cursor.as_deref(),
-                output: self.output.as_ref(),
-            })
-        })
+        self.render()
+            .map_err(|e| S::Error::custom(e.message()))?
+            .serialize(serializer)
     }
 }
 
@@ -125,34 +121,57 @@ pub(crate) struct BodyTail<'a> {
     pub(crate) output: Option<&'a Manifest>,
 }
 
-/// A result body, member by member: `rows` (left out when `None`: the rows
-/// went to S3) is serialised before `tail` is asked for, so a body can be
-/// rendered while its rows still arrive and its page is still being cut
-/// (see `crate::row_renderer`). The one definition of the body's shape.
-pub(crate) fn serialize_body<'a, S: serde::Serializer, R: Serialize>(
-    serializer: S,
+/// Write a result body into `out`, member by member, as compact JSON (what
+/// serde_json writes for the same members): `rows` (left out when `None`:
+/// the rows went to S3) is written before `tail` is asked for, so a body
+/// can be rendered while its rows still arrive and its page is still being
+/// cut (see `crate::row_renderer`). The one definition of the body's shape.
+pub(crate) fn write_body<'a>(
+    out: &mut String,
     provider: &str,
     columns: &[Column],
-    rows: Option<&R>,
+    rows: Option<impl FnOnce(&mut String) -> Result<(), String>>,
     tail: impl FnOnce() -> Result<BodyTail<'a>, String>,
-) -> Result<S::Ok, S::Error> {
-    use serde::ser::{Error, SerializeStruct};
-    let mut s = serializer.serialize_struct("FetchResult", 6)?;
-    s.serialize_field("provider", provider)?;
-    s.serialize_field("columns", columns)?;
-    match rows {
-        Some(rows) => s.serialize_field("rows", rows)?,
-        None => s.skip_field("rows")?,
+) -> Result<(), String> {
+    out.push_str("{\"provider\":");
+    row_json::push_str(out, provider);
+    out.push_str(",\"columns\":");
+    row_json::push_value(out, &columns)?;
+    if let Some(rows) = rows {
+        out.push_str(",\"rows\":");
+        rows(out)?;
     }
-    let tail = tail().map_err(S::Error::custom)?;
-    s.serialize_field("row_count", &tail.row_count)?;
-    s.serialize_field("meta", tail.meta)?;
-    s.serialize_field("next_cursor", &tail.next_cursor)?;
-    match tail.output {
-        Some(manifest) => s.serialize_field("output", manifest)?,
-        None => s.skip_field("output")?,
+    let tail = tail()?;
+    out.push_str(",\"row_count\":");
+    out.push_str(itoa::Buffer::new().format(tail.row_count));
+    out.push_str(",\"meta\":");
+    row_json::push_value(out, tail.meta)?;
+    out.push_str(",\"next_cursor\":");
+    match tail.next_cursor {
+        Some(cursor) => row_json::push_str(out, cursor),
+        None => out.push_str("null"),
     }
-    s.end()
+    if let Some(manifest) = tail.output {
+        out.push_str(",\"output\":");
+        row_json::push_value(out, manifest)?;
+    }
+    out.push('}');
+    Ok(())
+}
+
+/// `text`, written by [`write_body`], as the raw JSON the runtime sends.
+pub(crate) fn raw_body(text: String) -> Box<RawValue> {
+    #[cfg(test)]
+    assert!(
+        serde_json::from_str::<&RawValue>(&text).is_ok_and(|v| v.get().len() == text.len()),
+        "a written body is one JSON value: {text}"
+    );
+    // SAFETY: `write_body` writes one JSON object with no surrounding white
+    // space: its members are serde_json's own text, or strings and rows
+    // escaped and written as serde_json writes them (row_json, whose
+    // property test compares them byte for byte); tests re-parse every
+    // body (above).
+    unsafe { RawValue::from_string_unchecked(text) }
 }
 
 impl FetchResult {
@@ -173,6 +192,29 @@ impl FetchResult {
             next_cursor: None,
             output: None,
         }
+    }
+
+    /// The body as JSON text: the rendered one, or the rows and members
+    /// written now.
+    pub(crate) fn render(&self) -> Result<Box<RawValue>, AppError> {
+        if let (None, Some(body)) = (&self.output, &self.rendered) {
+            return Ok(body.0.clone());
+        }
+        let mut out = String::new();
+        let rows = self.output.is_none().then_some(|out: &mut String| {
+            row_json::write_rows(&self.rows, self.rows.rows(), out);
+            Ok(())
+        });
+        write_body(&mut out, self.provider, &self.columns, rows, || {
+            Ok(BodyTail {
+                row_count: self.row_count,
+                meta: &self.meta,
+                next_cursor: self.next_cursor.as_deref(),
+                output: self.output.as_ref(),
+            })
+        })
+        .map_err(|e| AppError::internal(format!("could not serialize the result: {e}")))?;
+        Ok(raw_body(out))
     }
 
     /// The rendered body, taken out (the rest of the result describes it).
@@ -224,50 +266,7 @@ pub(crate) enum HttpStyle {
     V2,
 }
 
-/// A proxy response's body: JSON text already serialized, or a result
-/// serialized straight into the response as an escaped string — a large
-/// result is then written once, with no body string in between.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Body<'a> {
-    /// Serialized JSON.
-    Text(&'a str),
-    /// A result, serialized as it is written.
-    Result(&'a FetchResult),
-}
-
-impl Serialize for Body<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Body::Text(text) => serializer.serialize_str(text),
-            Body::Result(result) => serializer.collect_str(&JsonText(result)),
-        }
-    }
-}
-
-/// A value's JSON text, as `Display`: `collect_str` escapes it into the
-/// enclosing JSON string as it is produced.
-struct JsonText<'a, T>(&'a T);
-
-impl<T: Serialize> std::fmt::Display for JsonText<'_, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        /// serde_json writes whole UTF-8 slices (it splits text only at
-        /// ASCII escapes), so each write is valid text.
-        struct Adapter<'f, 'g>(&'f mut std::fmt::Formatter<'g>);
-        impl std::io::Write for Adapter<'_, '_> {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                let text = std::str::from_utf8(buf).map_err(std::io::Error::other)?;
-                self.0.write_str(text).map_err(std::io::Error::other)?;
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        serde_json::to_writer(Adapter(f), self.0).map_err(|_| std::fmt::Error)
-    }
-}
-
-/// A proxy response around a body (see [`Body`]).
+/// A proxy response around a JSON body (carried as an escaped string).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ProxyResponse<'a> {
@@ -275,7 +274,7 @@ pub(crate) struct ProxyResponse<'a> {
     headers: Map<String, Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     multi_value_headers: Option<Map<String, Value>>,
-    body: Body<'a>,
+    body: &'a str,
     is_base64_encoded: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     cookies: Option<[&'a str; 0]>,
@@ -286,7 +285,7 @@ pub(crate) struct ProxyResponse<'a> {
 pub(crate) fn http_response<'a>(
     style: HttpStyle,
     status: u16,
-    body: Body<'a>,
+    body: &'a str,
     extra: &[(&str, String)],
 ) -> ProxyResponse<'a> {
     let mut headers = Map::new();
@@ -335,15 +334,14 @@ mod tests {
         let rest = serde_json::to_value(http_response(
             HttpStyle::Rest,
             429,
-            Body::Text("{}"),
+            "{}",
             &[("retry-after", "1".into())],
         ))
         .unwrap();
         assert_eq!(rest["statusCode"], 429);
         assert_eq!(rest["multiValueHeaders"]["retry-after"], json!(["1"]));
         assert_eq!(rest["body"], "{}");
-        let v2 =
-            serde_json::to_value(http_response(HttpStyle::V2, 200, Body::Text("{}"), &[])).unwrap();
+        let v2 = serde_json::to_value(http_response(HttpStyle::V2, 200, "{}", &[])).unwrap();
         assert_eq!(v2["statusCode"], 200);
         assert_eq!(v2["isBase64Encoded"], false);
         assert_eq!(v2["headers"]["content-type"], "application/json");
@@ -359,13 +357,9 @@ mod tests {
         let mut meta = Map::new();
         meta.insert("k".into(), json!({"nested": ["a\"b"]}));
         let result = FetchResult::new("test", vec![], rows, meta);
-        let response = serde_json::to_value(http_response(
-            HttpStyle::V2,
-            200,
-            Body::Result(&result),
-            &[],
-        ))
-        .unwrap();
+        let text = result.render().unwrap();
+        let response =
+            serde_json::to_value(http_response(HttpStyle::V2, 200, text.get(), &[])).unwrap();
         let body = response["body"].as_str().unwrap();
         assert_eq!(body, serde_json::to_string(&result).unwrap());
         assert_eq!(

@@ -7,20 +7,21 @@
 //! partition's table is handed over as soon as the page has taken its rows,
 //! and one blocking thread renders the body as they come, in order: its
 //! `provider` and `columns`, the `rows`, then — once the page is cut and its
-//! cursor sealed — the members after them. serde_json's own serializer
-//! writes it all (`to_raw_value`), so the text needs no validating parse to
-//! be the response, and no copy into an enclosing body. Each table is freed
-//! once rendered: the page is never held whole as cells.
+//! cursor sealed — the members after them. The body is written as
+//! `response::write_body` writes every body (rows by `row_json`, as
+//! serde_json would write them), into one buffer sized for the page, so the
+//! text needs no validating parse to be the response, and no copy into an
+//! enclosing body. Each table is freed once rendered: the page is never held
+//! whole as cells.
 
-use std::cell::OnceCell;
 use std::sync::mpsc;
 
-use serde::ser::{Serialize, SerializeSeq, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::AppError;
-use crate::response::{BodyTail, Column, serialize_body};
+use crate::response::{BodyTail, Column, raw_body, write_body};
+use crate::row_json::RowWriter;
 use crate::table::Table;
 
 /// The members after `rows`, known once the page is complete.
@@ -34,23 +35,50 @@ pub(crate) struct Tail {
 pub(crate) struct RowRenderer {
     tables: Option<mpsc::Sender<(Table, usize)>>,
     tail: mpsc::Sender<Tail>,
-    rendering: tokio::task::JoinHandle<serde_json::Result<Box<RawValue>>>,
+    rendering: tokio::task::JoinHandle<Result<Box<RawValue>, String>>,
 }
 
 impl RowRenderer {
     /// Start rendering the body of `provider`'s result under `columns` (on
-    /// tokio's blocking pool).
-    pub(crate) fn start(provider: &'static str, columns: Vec<Column>) -> Self {
-        let (tables, incoming) = mpsc::channel();
+    /// tokio's blocking pool), in a buffer of `capacity` bytes to begin
+    /// with (the page's budget: a page's body is written without copies).
+    pub(crate) fn start(provider: &'static str, columns: Vec<Column>, capacity: usize) -> Self {
+        let (tables, incoming) = mpsc::channel::<(Table, usize)>();
         let (tail, tail_in) = mpsc::channel();
         let rendering = tokio::task::spawn_blocking(move || {
-            serde_json::value::to_raw_value(&Body {
-                provider,
-                columns,
-                rows: Incoming(incoming),
-                tail: tail_in,
-                got: OnceCell::new(),
-            })
+            let mut out = String::with_capacity(capacity);
+            let rows = |out: &mut String| {
+                out.push('[');
+                let mut first = true;
+                for (table, rows) in incoming.iter() {
+                    let writer = RowWriter::new(table.names());
+                    for index in 0..rows {
+                        if !first {
+                            out.push(',');
+                        }
+                        first = false;
+                        writer.write(&table, index, out);
+                    }
+                }
+                out.push(']');
+                Ok(())
+            };
+            let mut got = None;
+            let got = &mut got;
+            write_body(&mut out, provider, &columns, Some(rows), move || {
+                let tail: &Tail = got.insert(
+                    tail_in
+                        .recv()
+                        .map_err(|_| "the page ended without its tail".to_owned())?,
+                );
+                Ok(BodyTail {
+                    row_count: tail.row_count,
+                    meta: &tail.meta,
+                    next_cursor: tail.next_cursor.as_deref(),
+                    output: None,
+                })
+            })?;
+            Ok(raw_body(out))
         });
         RowRenderer {
             tables: Some(tables),
@@ -81,54 +109,6 @@ impl RowRenderer {
     }
 }
 
-/// The body as it is rendered: the tail is waited for after the rows.
-struct Body {
-    provider: &'static str,
-    columns: Vec<Column>,
-    rows: Incoming,
-    tail: mpsc::Receiver<Tail>,
-    got: OnceCell<Option<Tail>>,
-}
-
-impl Serialize for Body {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serialize_body(
-            serializer,
-            self.provider,
-            &self.columns,
-            Some(&self.rows),
-            || {
-                let tail = self
-                    .got
-                    .get_or_init(|| self.tail.recv().ok())
-                    .as_ref()
-                    .ok_or("the page ended without its tail")?;
-                Ok(BodyTail {
-                    row_count: tail.row_count,
-                    meta: &tail.meta,
-                    next_cursor: tail.next_cursor.as_deref(),
-                    output: None,
-                })
-            },
-        )
-    }
-}
-
-/// The tables still to render, as one JSON array.
-struct Incoming(mpsc::Receiver<(Table, usize)>);
-
-impl Serialize for Incoming {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(None)?;
-        for (table, rows) in self.0.iter() {
-            for index in 0..rows {
-                seq.serialize_element(&table.row_ref(index))?;
-            }
-        }
-        seq.end()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,7 +133,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_body_is_the_results_own_serialisation_of_the_rows_taken() {
-        let mut r = RowRenderer::start("snowflake", columns());
+        let mut r = RowRenderer::start("snowflake", columns(), 64);
         r.push(table(0, 3), 3);
         r.push(table(3, 6), 2);
         r.push(table(6, 7), 9);
@@ -183,7 +163,7 @@ mod tests {
             meta: Map::new(),
             next_cursor: None,
         };
-        let raw = RowRenderer::start("snowflake", Vec::new())
+        let raw = RowRenderer::start("snowflake", Vec::new(), 0)
             .finish(tail)
             .await
             .unwrap();

@@ -5,6 +5,7 @@
 use super::{Encoder, check_width};
 use crate::error::AppError;
 use crate::response::Column;
+use crate::row_json::RowWriter;
 use crate::table::Table;
 
 /// The JSONL encoder.
@@ -23,9 +24,12 @@ impl Jsonl {
 impl Encoder for Jsonl {
     fn write(&mut self, table: &Table, out: &mut Vec<u8>) -> Result<(), AppError> {
         check_width(table, self.columns)?;
+        let writer = RowWriter::new(table.names());
+        let mut line = String::new();
         for i in 0..table.rows() {
-            serde_json::to_writer(&mut *out, &table.row_ref(i))
-                .map_err(|e| AppError::internal(format!("could not encode a row: {e}")))?;
+            line.clear();
+            writer.write(table, i, &mut line);
+            out.extend_from_slice(line.as_bytes());
             out.push(b'\n');
         }
         Ok(())

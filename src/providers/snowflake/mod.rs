@@ -615,7 +615,9 @@ impl Execution<'_> {
         // The body is rendered on a blocking thread as each partition is
         // taken, beside the decoding of the next ones.
         let columns = decode::columns(&meta.row_type);
-        let mut rendered = RowRenderer::start("snowflake", columns.clone());
+        // Its buffer is sized for the page's budget up front (pages that fill
+        // it are the ones where growing by copies would cost most).
+        let mut rendered = RowRenderer::start("snowflake", columns.clone(), budget + 64 * 1024);
         let paged = page::collect(
             &meta,
             data,
