@@ -28,10 +28,39 @@ const ESCAPE: [u8; 256] = {
     table
 };
 
+/// Whether any byte of `bytes` is one JSON escapes (a control character,
+/// `"` or `\`): eight bytes at a time, with the bitwise zero-byte test.
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
+            return true;
+        };
+        let x = u64::from_le_bytes(chunk);
+        let quote = x ^ (ONES * u64::from(b'"'));
+        let backslash = x ^ (ONES * u64::from(b'\\'));
+        // Per test, a high bit set iff some byte is below 0x20 / zero.
+        let below = x.wrapping_sub(ONES * 0x20) & !x;
+        let quotes = quote.wrapping_sub(ONES) & !quote;
+        let backslashes = backslash.wrapping_sub(ONES) & !backslash;
+        if (below | quotes | backslashes) & HIGH != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| ESCAPE[b as usize] != 0)
+}
+
 /// Append `s` as a JSON string.
 pub(crate) fn push_str(out: &mut String, s: &str) {
     out.push('"');
     let bytes = s.as_bytes();
+    if !needs_escape(bytes) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escape = ESCAPE[b as usize];
@@ -141,6 +170,23 @@ mod tests {
     use serde_json::{Value, json};
 
     #[test]
+    fn every_escaped_byte_is_found_at_every_position() {
+        for len in 0..20 {
+            for at in 0..len {
+                for b in 0u8..=255 {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    assert_eq!(
+                        needs_escape(&bytes),
+                        ESCAPE[b as usize] != 0,
+                        "{b:#x} at {at} of {len}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn strings_are_escaped_as_serde_json_escapes_them() {
         for s in [
             "",
@@ -170,6 +216,8 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
         /// Every row object, and the array of them, is exactly serde_json's
         /// serialisation of the same table.
         #[test]

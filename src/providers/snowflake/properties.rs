@@ -113,6 +113,10 @@ proptest! {
             serde_json::to_string(&table.row_map(0)).unwrap(),
             serde_json::to_string(&reference).unwrap()
         );
+        // And the response writes it as serde_json writes the reference.
+        let mut written = String::new();
+        crate::row_json::write_rows(&table, 1, &mut written);
+        prop_assert_eq!(written, serde_json::to_string(&[&reference]).unwrap());
     }
 
 
