@@ -104,9 +104,6 @@ pub(crate) struct FetchResult {
 impl Serialize for FetchResult {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::Error;
-        if let (None, Some(body)) = (&self.output, &self.rendered) {
-            return body.0.serialize(serializer);
-        }
         self.render()
             .map_err(|e| S::Error::custom(e.message()))?
             .serialize(serializer)

@@ -153,16 +153,23 @@ impl RowWriter {
     }
 }
 
-/// Append the first `rows` rows of `table` as a JSON array.
-pub(crate) fn write_rows(table: &Table, rows: usize, out: &mut String) {
+/// Append the first `rows` rows of `table` as elements of a JSON array
+/// being written, each after a comma unless it is the array's `first`.
+pub(crate) fn append_rows(table: &Table, rows: usize, out: &mut String, first: &mut bool) {
     let writer = RowWriter::new(table.names());
-    out.push('[');
     for index in 0..rows.min(table.rows()) {
-        if index > 0 {
+        if !*first {
             out.push(',');
         }
+        *first = false;
         writer.write(table, index, out);
     }
+}
+
+/// Append the first `rows` rows of `table` as a JSON array.
+pub(crate) fn write_rows(table: &Table, rows: usize, out: &mut String) {
+    out.push('[');
+    append_rows(table, rows, out, &mut true);
     out.push(']');
 }
 

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 
 use crate::error::AppError;
 use crate::response::{BodyTail, Column, raw_body, write_body};
-use crate::row_json::RowWriter;
+use crate::row_json::append_rows;
 use crate::table::Table;
 
 /// The members after `rows`, known once the page is complete.
@@ -51,14 +51,7 @@ impl RowRenderer {
                 out.push('[');
                 let mut first = true;
                 for (table, rows) in incoming.iter() {
-                    let writer = RowWriter::new(table.names());
-                    for index in 0..rows {
-                        if !first {
-                            out.push(',');
-                        }
-                        first = false;
-                        writer.write(&table, index, out);
-                    }
+                    append_rows(&table, rows, out, &mut first);
                 }
                 out.push(']');
                 Ok(())
