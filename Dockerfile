@@ -5,7 +5,8 @@
 # Two stages:
 #   build    Amazon Linux 2023 + rustup (toolchain 1.95.0) + gcc: compiles
 #            `bootstrap` with the release profile from Cargo.toml (thin LTO,
-#            one codegen unit, stripped, panic = "unwind").
+#            one codegen unit, stripped, panic = "unwind"; on x86_64 the hot
+#            functions side by side, build.rs).
 #   runtime  the AWS base image for custom runtimes on Amazon Linux 2023,
 #            holding only the binary and statements.toml.
 #
@@ -71,9 +72,12 @@ RUN mkdir -p src/bin \
     && cargo build --release --locked --bin bootstrap \
     && rm -rf src
 
-# The real sources. COPY keeps the files' original modification times, which
-# can be older than the stub build's outputs: touch the crate roots so cargo
-# rebuilds the crate itself (the dependencies stay cached).
+# The real sources, and the list of hot functions build.rs hands the linker
+# (link-order/, x86_64 only: an arm64 build links as before). COPY keeps the
+# files' original modification times, which can be older than the stub
+# build's outputs: touch the crate roots so cargo rebuilds the crate itself
+# (the dependencies stay cached).
+COPY link-order ./link-order
 COPY src ./src
 RUN touch src/lib.rs src/bin/bootstrap.rs \
     && cargo build --release --locked --bin bootstrap
