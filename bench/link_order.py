@@ -7,7 +7,8 @@ The binary runs under valgrind's callgrind behind the benchmark's stand-ins
 (moto, Alpha Vantage, Snowflake; bench/run.py sets them up): init, then the
 Alpha Vantage daily series (full, compact, a window), a quote, two pages of
 a Snowflake statement, and the API Gateway, Scheduler and EventBridge events
-from events/ (some of them end in errors here; their paths count too).
+from events/ (some of them end in errors here; their paths count too), and
+two more after the stand-ins have closed their idle connections.
 callgrind names the functions of a stripped binary by their start address;
 the linker map of the same build (SECRET_FETCH_LINK_MAP) turns each address
 into the input section that holds it, and so into the symbol the ordering
@@ -26,6 +27,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 import urllib.request
 from pathlib import Path
 
@@ -49,7 +51,13 @@ SCENARIO = [
         "eventbridge-rule-input-alpha-vantage-quote.json",
         "console-alpha-vantage-daily.json",
     )),
+    # A sandbox thawed after a while: the stand-ins have closed their idle keep-alive connections
+    # (after 30 s, as real endpoints do), so the pool finds them dead and connects again.
+    "idle",
+    bench.COMPACT,
+    bench.QUOTE,
 ]
+IDLE_SECONDS = 32
 
 # An input section in LLD's map: "VMA LMA Size Align <object>:(.text.<symbol>)". With function
 # sections (rustc's default, and the cc crate's for aws-lc) each function has its own, named after
@@ -125,6 +133,10 @@ def record(binary: Path, out: Path) -> set[int]:
             fn.wait_init(limit=300)
             cursor = None
             for step in SCENARIO:
+                if step == "idle":
+                    bench.log(f"  idle for {IDLE_SECONDS} s")
+                    time.sleep(IDLE_SECONDS)
+                    continue
                 if step == "next_cursor":
                     if not cursor:
                         raise SystemExit("link-order: the Snowflake statement gave no cursor")
