@@ -158,6 +158,21 @@ def record(binary: Path, out: Path) -> set[int]:
         return executed(cg, binary)
 
 
+def hot_functions(sections: list[tuple[int, int, str]], addrs: set[int]) -> list[str]:
+    """The symbols of the sections holding `addrs`, with their CPU-feature siblings, in link order."""
+    starts = [s for s, _, _ in sections]
+    hot: dict[str, int] = {}
+    for a in addrs:
+        i = bisect.bisect_right(starts, a) - 1
+        if i >= 0 and sections[i][0] <= a < sections[i][1]:
+            hot.setdefault(sections[i][2], sections[i][0])
+    crates = {crate_of(n) for n in hot}
+    for start, _, name in sections:
+        if name not in hot and FEATURES.search(name) and crate_of(name) in crates:
+            hot[name] = start
+    return sorted(hot, key=hot.get)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", type=Path, required=True)
@@ -175,20 +190,11 @@ def main() -> int:
         have = sum(1 for n in listed if n in names)
         print(f"{args.out}: {have} of {len(listed)} symbols are in this build")
         return 0 if listed and have >= 0.9 * len(listed) else 1
-    starts = [s for s, _, _ in sections]
     addrs = record(args.binary, args.work / "callgrind.out")
-    hot: dict[str, int] = {}
-    for a in addrs:
-        i = bisect.bisect_right(starts, a) - 1
-        if i >= 0 and sections[i][0] <= a < sections[i][1]:
-            hot.setdefault(sections[i][2], sections[i][0])
-    crates = {crate_of(n) for n in hot}
-    for start, _, name in sections:
-        if name not in hot and FEATURES.search(name) and crate_of(name) in crates:
-            hot[name] = start
-    ordered = sorted(hot, key=hot.get)
+    ordered = hot_functions(sections, addrs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(ordered) + "\n")
+    hot = set(ordered)
     size = sum(e - s for s, e, n in sections if n in hot)
     bench.log(f"link-order: {len(ordered)} functions ({size / 1024:.0f} KiB) of {len(sections)} "
               f"sections, from {len(addrs)} instruction addresses, written to {args.out}")

@@ -81,6 +81,30 @@ PROFILES = {
 }
 
 
+LINK_MAP = OUT / "bootstrap.map"          # written by the linker when scripts/bench builds (build.rs)
+
+
+def link_order_coverage() -> dict | None:
+    """How much of build.rs's list of hot functions this build has, and whether they lead .text:
+    a list gone stale (a changed lock file or toolchain) shows here (scripts/link-order renews it)."""
+    from . import link_order
+    target = subprocess.run(["rustc", "-vV"], capture_output=True, text=True).stdout
+    host = next((line.split()[1] for line in target.splitlines() if line.startswith("host:")), "")
+    listed_path = ROOT / "link-order" / f"{host}.txt"
+    if not LINK_MAP.exists() or not listed_path.exists():
+        return None
+    sections = link_order.read_map(LINK_MAP)
+    listed = [n for n in listed_path.read_text().splitlines() if n]
+    names = {n for _, _, n in sections}
+    lead = 0
+    want = set(listed)
+    for _, _, n in sections:
+        if n not in want:
+            break
+        lead += 1
+    return {"listed": len(listed), "in_build": sum(1 for n in listed if n in names), "leading_sections": lead}
+
+
 class BenchError(RuntimeError):
     pass
 
@@ -630,6 +654,7 @@ class Bench:
                     stripped = dst.stat().st_size
             out[impl.name] = {"file_bytes": size, "stripped_bytes": stripped}
         self.results["binary"] = out
+        self.results["link_order"] = link_order_coverage()
 
     def check_rows(self, label: str, bodies: dict[str, list]) -> None:
         names = list(bodies)
@@ -705,7 +730,11 @@ def report(res: dict) -> tuple[str, list[dict]]:
     calls = w["secret_calls_warm"]["by_impl"]
     row("GetSecretValue in the warm loops (TTL 300 s)", {n: calls.get(n) for n in names}, "calls", d=0)
 
-    extra = [f"\nStand-in alone (same run, persistent connection): compact {f(w['compact']['standin_ms']['median'], 2)} ms, "
+    lo = res.get("link_order")
+    extra = [f"\nLink order (build.rs): " + (f"{lo['in_build']:,} of {lo['listed']:,} listed hot functions are in this "
+                                             f"build; the first {lo['leading_sections']:,} sections of .text are hot ones."
+                                             if lo else "no linker map or no list for this target.")]
+    extra += [f"Stand-in alone (same run, persistent connection): compact {f(w['compact']['standin_ms']['median'], 2)} ms, "
              f"full {f(w['full']['standin_ms']['median'], 2)} ms p50; upstream round trips of a cold start "
              f"(GetSecretValue + compact, new connections) {f(c['upstream_round_trips_ms']['median'], 2)} ms."]
     for q, data in sf.items():
