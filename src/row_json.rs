@@ -60,7 +60,7 @@ pub(crate) fn push_str(out: &mut String, s: &str) {
     out.push('"');
     let bytes = s.as_bytes();
     if !needs_escape(bytes) {
-        out.push_str(s);
+        push_short(out, s);
         out.push('"');
         return;
     }
@@ -85,6 +85,41 @@ pub(crate) fn push_str(out: &mut String, s: &str) {
     }
     out.push_str(&s[start..]);
     out.push('"');
+}
+
+/// `out.push_str(s)`, with the short strings most cells and every key are
+/// (up to 16 bytes) copied inline, by two overlapping loads and stores,
+/// instead of through a call to the C library's `memcpy`.
+#[inline(always)]
+pub(crate) fn push_short(out: &mut String, s: &str) {
+    let n = s.len();
+    if n > 16 || n < 4 || out.capacity() - out.len() < 16 {
+        out.push_str(s);
+        return;
+    }
+    let src = s.as_bytes().as_ptr();
+    // SAFETY: `out` has room for 16 more bytes (checked above) and `s` holds
+    // `n` bytes, 4 <= n <= 16: every load below reads inside `s` and every
+    // store writes inside `out`'s spare capacity. The bytes written are `s`'s
+    // own, in order (the two halves overlap with equal bytes), so the string
+    // stays valid UTF-8, and its length grows by exactly `n`.
+    unsafe {
+        let v = out.as_mut_vec();
+        let len = v.len();
+        let dst = v.as_mut_ptr().add(len);
+        if n >= 8 {
+            let head = src.cast::<u64>().read_unaligned();
+            let tail = src.add(n - 8).cast::<u64>().read_unaligned();
+            dst.cast::<u64>().write_unaligned(head);
+            dst.add(n - 8).cast::<u64>().write_unaligned(tail);
+        } else {
+            let head = src.cast::<u32>().read_unaligned();
+            let tail = src.add(n - 4).cast::<u32>().read_unaligned();
+            dst.cast::<u32>().write_unaligned(head);
+            dst.add(n - 4).cast::<u32>().write_unaligned(tail);
+        }
+        v.set_len(len + n);
+    }
 }
 
 /// Append any serialisable value as serde_json writes it (the members of a
@@ -129,17 +164,17 @@ impl RowWriter {
                 out.push(',');
             }
             first = false;
-            out.push_str(key);
+            push_short(out, key);
             match cell {
                 Cell::Absent => {}
                 Cell::Null => out.push_str("null"),
                 Cell::Bool(true) => out.push_str("true"),
                 Cell::Bool(false) => out.push_str("false"),
-                Cell::Int(n) => out.push_str(itoa::Buffer::new().format(*n)),
+                Cell::Int(n) => push_short(out, itoa::Buffer::new().format(*n)),
                 // A table holds finite doubles only (`Table::push_float`);
                 // serde_json writes the others as null.
                 Cell::Float(f) if f.is_finite() => {
-                    out.push_str(zmij::Buffer::new().format_finite(*f));
+                    push_short(out, zmij::Buffer::new().format_finite(*f));
                 }
                 Cell::Float(_) => out.push_str("null"),
                 Cell::Text(s, e) => push_str(out, table.text(*s, *e)),
@@ -191,6 +226,27 @@ mod tests {
                         ESCAPE[b as usize] != 0,
                         "{b:#x} at {at} of {len}"
                     );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn short_copies_are_exact_at_every_length_and_capacity() {
+        // ASCII and multi-byte text, every length the inline copy takes (4..=16)
+        // and around it, appended to buffers with no room, exactly 16 bytes of
+        // room and plenty.
+        let pool = "abcdefghijklmnopqrstuvwxyzé€😀ABCDEFGHIJ";
+        let chars: Vec<char> = pool.chars().collect();
+        for start in 0..chars.len() {
+            for len in 0..=20 {
+                let s: String = chars.iter().cycle().skip(start).take(len).collect();
+                for spare in [0, 15, 16, 17, 64] {
+                    let mut out = String::with_capacity(3 + spare);
+                    out.push_str("[x,");
+                    out.reserve_exact(spare);
+                    push_str(&mut out, &s);
+                    assert_eq!(out, format!("[x,{}", serde_json::to_string(&s).unwrap()));
                 }
             }
         }

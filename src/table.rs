@@ -141,7 +141,7 @@ impl Table {
     /// Append text.
     pub(crate) fn push_text(&mut self, s: &str) {
         let start = self.text.len();
-        self.text.push_str(s);
+        crate::row_json::push_short(&mut self.text, s);
         self.seal_text(start);
     }
 
