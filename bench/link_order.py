@@ -8,7 +8,8 @@ The binary runs under valgrind's callgrind behind the benchmark's stand-ins
 Alpha Vantage daily series (full, compact, a window), a quote, two pages of
 a Snowflake statement, and the API Gateway, Scheduler and EventBridge events
 from events/ (some of them end in errors here; their paths count too), and
-two more after the stand-ins have closed their idle connections.
+two more after the stand-ins have closed their idle connections, the first
+while Secrets Manager's connection drops.
 callgrind names the functions of a stripped binary by their start address;
 the linker map of the same build (SECRET_FETCH_LINK_MAP) turns each address
 into the input section that holds it, and so into the symbol the ordering
@@ -52,12 +53,17 @@ SCENARIO = [
         "console-alpha-vantage-daily.json",
     )),
     # A sandbox thawed after a while: the stand-ins have closed their idle keep-alive connections
-    # (after 30 s, as real endpoints do), so the pool finds them dead and connects again.
+    # (after 30 s, as real endpoints do), so the pool finds them dead and connects again; the
+    # secret's TTL has run out too, and Secrets Manager's connection drops (a network blip: the
+    # SDK retries, then the cached secret is served stale) before it answers again.
     "idle",
+    "drop",
     bench.COMPACT,
+    "undrop",
     bench.QUOTE,
 ]
 IDLE_SECONDS = 32
+SECRET_TTL_SECONDS = 20
 
 # An input section in LLD's map: "VMA LMA Size Align <object>:(.text.<symbol>)". With function
 # sections (rustc's default, and the cc crate's for aws-lc) each function has its own, named after
@@ -128,7 +134,8 @@ def record(binary: Path, out: Path) -> set[int]:
         wrapper.chmod(0o755)
         b = bench.Bench(argparse.Namespace(binary=binary), bench.PROFILES["quick"])
         try:
-            impl = bench.Impl("link-order", wrapper, {**b.ours.env, "UPSTREAM_CACHE_TTL_SECS": "0"}, "full")
+            impl = bench.Impl("link-order", wrapper, {**b.ours.env, "UPSTREAM_CACHE_TTL_SECS": "0",
+                                                      "SECRET_CACHE_TTL_SECS": str(SECRET_TTL_SECONDS)}, "full")
             fn = impl.start()
             fn.wait_init(limit=300)
             cursor = None
@@ -136,6 +143,11 @@ def record(binary: Path, out: Path) -> set[int]:
                 if step == "idle":
                     bench.log(f"  idle for {IDLE_SECONDS} s")
                     time.sleep(IDLE_SECONDS)
+                    continue
+                if step in ("drop", "undrop"):
+                    fault = json.dumps({"secret_id": bench.AV_SECRET, "fault": "drop" if step == "drop" else None})
+                    urllib.request.urlopen(urllib.request.Request(
+                        b.stack.secrets_url + "/__fault", data=fault.encode(), method="POST")).read()
                     continue
                 if step == "next_cursor":
                     if not cursor:
