@@ -93,7 +93,7 @@ pub(crate) fn push_str(out: &mut String, s: &str) {
 #[inline(always)]
 pub(crate) fn push_short(out: &mut String, s: &str) {
     let n = s.len();
-    if n > 16 || n < 4 || out.capacity() - out.len() < 16 {
+    if !(4..=16).contains(&n) || out.capacity() - out.len() < 16 {
         out.push_str(s);
         return;
     }
