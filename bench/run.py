@@ -93,16 +93,8 @@ def link_order_coverage() -> dict | None:
     listed_path = ROOT / "link-order" / f"{host}.txt"
     if not LINK_MAP.exists() or not listed_path.exists():
         return None
-    sections = link_order.read_map(LINK_MAP)
     listed = [n for n in listed_path.read_text().splitlines() if n]
-    names = {n for _, _, n in sections}
-    lead = 0
-    want = set(listed)
-    for _, _, n in sections:
-        if n not in want:
-            break
-        lead += 1
-    return {"listed": len(listed), "in_build": sum(1 for n in listed if n in names), "leading_sections": lead}
+    return link_order.coverage(link_order.read_map(LINK_MAP), listed)
 
 
 class BenchError(RuntimeError):

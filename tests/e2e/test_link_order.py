@@ -58,9 +58,19 @@ def test_executed_addresses_become_their_functions_in_link_order(tmp_path):
 def test_callgrind_instruction_lines_of_the_binary_only(tmp_path):
     out = tmp_path / "callgrind.out"
     out.write_text("ob=/usr/lib/libc.so.6\nfn=0x0000000000029d90\n0x29d90 4\n"
-                   "ob=/work/target/link-order/bootstrap\nfn=0x00000000004668b0'2\n0x4668b0 3\n0x4668b4 1\n"
+                   "ob=target/link-order/bootstrap\nfn=0x00000000004668b0'2\n0x4668b0 3\n0x4668b4 1\n"
                    "calls=1 0x466900\n0x4668b8 9\n")
     assert link_order.executed(out, Path("/x/bootstrap")) == {0x4668b0, 0x4668b4, 0x4668b8}
+
+
+def test_coverage_counts_listed_symbols_in_the_build_and_the_hot_lead(tmp_path):
+    path = tmp_path / "bootstrap.map"
+    path.write_text(MAP)
+    sections = link_order.read_map(path)
+    listed = ["_RNvCs1_7___rustc12___rust_alloc", "_ZN4core9panicking9panic_fmt17h0E", "_ZN4gone17h9E"]
+    # Two of three listed are in this build, and they are its first two function sections.
+    assert link_order.coverage(sections, listed) == {"listed": 3, "in_build": 2, "leading_sections": 2}
+    assert link_order.coverage(sections, listed[1:])["leading_sections"] == 0
 
 
 def test_the_committed_list_is_one_symbol_per_line_without_repeats():
